@@ -1,0 +1,55 @@
+"""Test-split quality of rnnkit's default configuration under a wall-clock budget.
+
+For each corpus: ``rnnkit train`` with the defaults (plus any ``--flag`` you pass through)
+for ``--max-time`` seconds, then ``rnnkit evaluate --split test`` on the last 10% of the text.
+
+    python benchmarks/quality.py                      # alice (seed cleaning), 120 s
+    python benchmarks/quality.py --corpora alice tinyshakespeare nottingham-jigs -- --cell lstm
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+FILES = {"alice": "alice.txt", "tinyshakespeare": "tinyshakespeare.txt", "nottingham-jigs": "nottingham-jigs.txt"}
+
+
+def rnnkit(*args: str) -> str:
+    proc = subprocess.run([sys.executable, "-m", "rnnkit.cli", *args], capture_output=True, text=True)
+    if proc.returncode:
+        sys.exit(proc.stderr)
+    return proc.stdout
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpora", nargs="+", default=["alice"], choices=sorted(FILES))
+    ap.add_argument("--max-time", type=float, default=120)
+    ap.add_argument("--text-clean", default="seed")
+    ap.add_argument("extra", nargs="*", help="flags passed to rnnkit train (after --)")
+    args = ap.parse_args()
+    print(f"rnnkit train --max-time {args.max_time:g} --text-clean {args.text_clean} {' '.join(args.extra)}")
+    print("| corpus | steps | test nats/char | test bits/char | test accuracy | test chars |")
+    print("|---|---:|---:|---:|---:|---:|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.corpora:
+            path = SHARED / FILES[name]
+            if not path.exists():
+                sys.exit(f"{path} is absent; this benchmark reads the shared data folder")
+            out = Path(tmp) / name
+            log = rnnkit("train", "--data", str(path), "--out", str(out), "--text-clean", args.text_clean,
+                         "--max-time", str(args.max_time), *args.extra)
+            steps = log.split("trained ")[1].split(" ")[0]
+            m = json.loads(rnnkit("evaluate", str(out), "--split", "test", "--json"))
+            print(f"| {name} | {steps} | {m['loss']:.3f} | {m['bits_per_char']:.3f} | {m['accuracy']:.1%} | {m['tokens']:,} |",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()

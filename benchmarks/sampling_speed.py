@@ -1,0 +1,49 @@
+"""Sampling speed on the CPU: characters per second for a 2-layer, 512-unit LSTM.
+
+Compares rnnkit's generation (the state is carried, one recurrent step per character) with
+the seed article's way (re-read the last 10 characters for every new one), for one sample
+and for several samples generated side by side.
+
+    python benchmarks/sampling_speed.py [--length 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from rnnkit.rnn_lm import RNNConfig, RNNLanguageModel
+from rnnkit.sampling import SampleConfig, generate
+
+
+def rate(model, cfg: SampleConfig, window=None) -> float:
+    generate(model, [0], SampleConfig(length=50), window=window)  # warm-up
+    t = time.perf_counter()
+    generate(model, [0], cfg, window=window)
+    return cfg.length * cfg.num_samples / (time.perf_counter() - t)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--length", type=int, default=2000)
+    ap.add_argument("--vocab", type=int, default=65)
+    args = ap.parse_args()
+    torch.manual_seed(0)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, vocabulary {args.vocab}, {args.length} characters")
+    print("| model | generation | samples | chars/s |")
+    print("|---|---|---:|---:|")
+    for cell, layers, hidden in [("lstm", 2, 512), ("gru", 2, 512), ("lstm", 1, 128)]:
+        model = RNNLanguageModel(RNNConfig(cell=cell, layers=layers, hidden_size=hidden), args.vocab).eval()
+        name = f"{layers}x{cell.upper()}-{hidden}"
+        for n in (1, 8):
+            cfg = SampleConfig(length=args.length, num_samples=n, temperature=0.8, top_k=20)
+            print(f"| {name} | carried state | {n} | {rate(model, cfg):,.0f} |", flush=True)
+        if (cell, layers) == ("lstm", 2):
+            cfg = SampleConfig(length=min(args.length, 500), temperature=0.8)
+            print(f"| {name} | re-read 10-char window (seed) | 1 | {rate(model, cfg, window=10):,.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

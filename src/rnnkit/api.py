@@ -1,0 +1,205 @@
+"""rnnkit's Python API: train, load, sample, evaluate.
+
+>>> import rnnkit
+>>> cfg = rnnkit.LMConfig()                      # defaults; edit cfg.data.data, cfg.rnn.cell, ...
+>>> cfg.train.max_time = 60
+>>> result = rnnkit.train(cfg, "runs/docs")        # writes checkpoints, metrics and config
+>>> lm = rnnkit.load("runs/docs")                   # best checkpoint, on the CPU
+>>> print(rnnkit.sample(lm, rnnkit.SampleConfig(prime="The ", length=200))[0])
+>>> rnnkit.evaluate(lm, "test", "runs/docs").loss   # nats per token on the test split
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from . import checkpoint, evaluation, rundir, sampling, textdata, textstats
+from .config import from_dict, merge
+from .corpora import atomic_write_bytes
+from .errors import RnnkitError
+from .language_model import LMConfig, LMTask, build_model, check_corpus_fits, config_from_meta, model_meta
+from .ngram import NGramModel
+from .sampling import SampleConfig
+from .trainer import BEST, LAST, Event, FitResult, fit, resolve_device
+from .vocab import Vocab
+
+# Options that may change when a run is resumed; everything else must stay as saved.
+RESUMABLE = {"train": {"epochs", "steps", "max_time", "device", "patience", "eval_every", "log_every"}}
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    steps: int
+    epochs: int
+    best_val: float
+    stopped: str
+    clipped_steps: int
+    elapsed: float
+    tokens: int  # training tokens processed (counted, for n-grams)
+
+
+@dataclass
+class LoadedModel:
+    """A trained model ready to sample or evaluate."""
+
+    model: torch.nn.Module
+    vocab: Vocab
+    config: LMConfig
+    meta: dict
+    device: torch.device
+    source: Path  # the checkpoint file
+
+
+def resume_config(run_dir: Path, overrides: dict) -> LMConfig:
+    """The saved config of ``run_dir`` with only budget-like options changed."""
+    rundir.check_resumable(Path(run_dir))
+    saved = textdata.read_json(Path(run_dir) / rundir.CONFIG_FILE)
+    for section, values in overrides.items():
+        bad = set(values) - RESUMABLE.get(section, set())
+        if bad:
+            raise RnnkitError(
+                f"--resume continues the saved configuration; {', '.join('--' + b.replace('_', '-') for b in sorted(bad))} "
+                f"cannot change (only {', '.join('--' + o.replace('_', '-') for o in sorted(RESUMABLE['train']))} can)"
+            )
+    return from_dict(LMConfig, merge(saved, overrides), "config")
+
+
+def train(config: LMConfig, out: str | Path, *, resume: bool = False, overwrite: bool = False,
+          on_event: Callable[[Event], None] | None = None, stop_after: int | None = None) -> TrainResult:
+    """Train a language model as ``config`` says, writing the run to ``out``.
+
+    With ``resume=True`` the run in ``out`` continues from its last checkpoint (pass the
+    config from :func:`resume_config`); ``overwrite=True`` replaces an existing run.
+    """
+    out = Path(out)
+    rundir.prepare(out, resume, overwrite)
+    device = resolve_device(config.train.device)
+    if resume:
+        vocab = Vocab.from_json(textdata.read_json(out / textdata.VOCAB_FILE))
+        corpus = textdata.open_prepared(out, vocab)
+    else:
+        corpus = textdata.prepare(config.data, out)
+    check_corpus_fits(corpus, config)
+    textdata.write_json(out / rundir.CONFIG_FILE, dataclasses.asdict(config))
+    if config.model == "ngram":
+        return _count(config, corpus, out)
+    torch.manual_seed(config.train.seed)  # fixes initialization and dropout
+    model = build_model(config, len(corpus.vocab))
+    task = LMTask(model, corpus, config, device)
+    result: FitResult = fit(task, config.train, out, device, resume_from=out / LAST if resume else None,
+                            on_event=on_event, stop_after=stop_after)
+    st = result.state
+    return TrainResult(out, st.step, st.epoch, st.best_val, st.stopped, st.clipped, st.elapsed, st.tokens)
+
+
+def _count(config: LMConfig, corpus: textdata.Corpus, out: Path) -> TrainResult:
+    """'Training' a count model: one pass of counting over the training split."""
+    start = time.perf_counter()
+    model = NGramModel.fit(config.ngram, corpus.part("train"), len(corpus.vocab))
+    nll, _, count = evaluation.score(model, corpus.part("val"), "cpu", max_tokens=config.train.val_tokens or None)
+    elapsed = time.perf_counter() - start
+    val = nll / count
+    meta = {**model_meta(config, corpus.vocab, corpus.split_json()),
+            "loop": {"step": 0, "elapsed": elapsed, "tokens": len(corpus.part("train"))},
+            "metrics": {"val_loss": val, "best_val": val}}
+    tensors = checkpoint.with_prefix("model", model.state_dict())
+    for name in (BEST, LAST):
+        checkpoint.save(out / name, tensors, meta)
+    row = {"kind": "val", "step": 0, "epoch": 1, "val_loss": val, "best_val": val, "elapsed": elapsed,
+           "tokens_per_s": len(corpus.part("train")) / max(elapsed, 1e-9)}
+    atomic_write_bytes(out / "metrics.jsonl", (json.dumps(row) + "\n").encode("utf-8"))
+    return TrainResult(out, 0, 1, val, "counted", 0, elapsed, len(corpus.part("train")))
+
+
+def load(path: str | Path, device: str = "cpu", which: str = "best") -> LoadedModel:
+    """Load a run directory's ``best`` (or ``last``) checkpoint, or a checkpoint file, onto ``device``."""
+    ckpt = rundir.checkpoint_path(Path(path), which)
+    tensors, meta = checkpoint.load(ckpt)
+    cfg = config_from_meta(meta)
+    vocab = Vocab.from_json(meta["vocab"])
+    dev = resolve_device(device)
+    model = build_model(cfg, len(vocab))
+    try:
+        model.load_state_dict(checkpoint.section(tensors, "model"))
+    except RuntimeError as e:
+        raise RnnkitError(f"checkpoint {ckpt} does not match its own config ({str(e).splitlines()[0]}); it is damaged")
+    model.to(dev).eval()
+    return LoadedModel(model, vocab, cfg, meta, dev, ckpt)
+
+
+def default_prime(vocab: Vocab) -> list[int]:
+    """Where generation starts without a prime: a line break or space (not printed)."""
+    for t in ("\n", " "):
+        if t in vocab.index:
+            return [vocab.index[t]]
+    return [0]
+
+
+def training_tokens(lm: LoadedModel) -> np.ndarray | None:
+    """The training split of the run ``lm`` was loaded from, or None if that run is not at hand."""
+    run = lm.source.parent
+    if not (run / textdata.TOKENS_FILE).is_file():
+        return None
+    return textdata.open_prepared(run, lm.vocab).part("train")
+
+
+def _generate(lm: LoadedModel, cfg: SampleConfig) -> tuple[list[str], list[list[int]]]:
+    """Texts (prime included) and the generated ids alone."""
+    head: list[int] = []
+    if cfg.prime:
+        prime = head = lm.vocab.encode(cfg.prime, "the prime text")
+    elif lm.config.window and (train := training_tokens(lm)) is not None:
+        # Window models start from a random window of the training text, as the seed does.
+        start = int(np.random.default_rng(cfg.seed).integers(len(train) - lm.config.window))
+        prime = head = [int(t) for t in train[start : start + lm.config.window]]
+    else:
+        prime = default_prime(lm.vocab)
+    outs = sampling.generate(lm.model, prime, cfg, lm.device, window=lm.config.window)
+    return [lm.vocab.decode(head + ids) for ids in outs], outs
+
+
+def sample(lm: LoadedModel, cfg: SampleConfig | None = None) -> list[str]:
+    """Generate ``cfg.num_samples`` texts; each starts with the prime text, if one is given."""
+    return _generate(lm, cfg or SampleConfig())[0]
+
+
+def sample_with_stats(lm: LoadedModel, cfg: SampleConfig | None = None) -> tuple[list[str], textstats.SampleStats]:
+    """Samples plus how much of them is copied from the training text and how varied they are."""
+    train = training_tokens(lm)
+    if train is None:
+        raise RnnkitError("sample statistics compare samples with the training text; pass the run directory, "
+                          "not a checkpoint copied out of it")
+    texts, outs = _generate(lm, cfg or SampleConfig())
+    lengths = textstats.MEMO_LENGTHS if lm.vocab.level == "char" else textstats.MEMO_WORDS
+    stats = textstats.sample_stats(textstats.NGramIndex(train), [np.array(o) for o in outs],
+                                   [lm.vocab.decode(o) for o in outs], lengths)
+    return texts, stats
+
+
+def num_parameters(lm: LoadedModel) -> int:
+    """Trainable weights of a recurrent model, stored n-gram entries of a count model."""
+    if isinstance(lm.model, NGramModel):
+        return lm.model.num_parameters()
+    return sum(p.numel() for p in lm.model.parameters())
+
+
+def evaluate(lm: LoadedModel, split: str = "test", run_dir: str | Path | None = None) -> evaluation.Metrics:
+    """Score ``lm`` on a split of the corpus it was trained on (read from its run directory)."""
+    if split not in textdata.SPLITS:
+        raise RnnkitError(f"unknown split {split!r}; choose one of {', '.join(textdata.SPLITS)}")
+    if run_dir is None:
+        raise RnnkitError("evaluate needs the run directory that holds the encoded corpus")
+    corpus = textdata.open_prepared(Path(run_dir), lm.vocab)
+    tokens = corpus.part(split)
+    nll, correct, count = evaluation.score(lm.model, tokens, lm.device, lm.config.window)
+    chars = count if lm.vocab.level == "char" else corpus.chars[split]
+    return evaluation.metrics(nll, correct, count, chars)

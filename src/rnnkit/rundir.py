@@ -1,0 +1,59 @@
+"""Run directories: what a training run writes, and the rules for reusing one.
+
+A run directory holds ``config.json`` (the exact configuration used), ``vocab.json``,
+``split.json``, ``tokens.bin`` (the encoded corpus), ``metrics.jsonl`` and the checkpoints
+``last.safetensors`` and ``best.safetensors``. An existing run is never replaced unless the
+user asks (``--overwrite``) or continued unless asked (``--resume``).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from .errors import RnnkitError
+from .trainer import BEST, LAST
+
+CONFIG_FILE = "config.json"
+
+
+def is_run(path: Path) -> bool:
+    return (path / CONFIG_FILE).is_file()
+
+
+def prepare(out: Path, resume: bool, overwrite: bool) -> None:
+    """Check (and for ``overwrite``, clear) ``out`` before training writes to it."""
+    if resume and overwrite:
+        raise RnnkitError("--resume and --overwrite contradict each other; pass one of them")
+    if out.exists() and not out.is_dir():
+        raise RnnkitError(f"{out} is a file; pass a directory path to --out")
+    if resume:
+        check_resumable(out)
+        return
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise RnnkitError(f"{out} already exists; pass --resume to continue that run or --overwrite to replace it")
+        if not is_run(out):
+            raise RnnkitError(f"{out} is not an rnnkit run directory, so --overwrite will not delete it; choose another --out")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def check_resumable(out: Path) -> None:
+    if not (is_run(out) and (out / LAST).is_file()):
+        raise RnnkitError(f"there is no run to resume in {out} (no {CONFIG_FILE} and {LAST}); start it without --resume")
+
+
+def checkpoint_path(path: Path, which: str = "best") -> Path:
+    """A checkpoint file, given a run directory (``best`` or ``last``) or the file itself."""
+    path = Path(path)
+    if path.is_dir():
+        if not is_run(path) and not (path / LAST).exists():
+            raise RnnkitError(f"{path} is not an rnnkit run directory (no {CONFIG_FILE}); pass the --out of a training run")
+        chosen = path / (BEST if which == "best" else LAST)
+        if which == "best" and not chosen.exists() and (path / LAST).exists():
+            chosen = path / LAST
+        return chosen
+    if not path.exists():
+        raise RnnkitError(f"{path} not found; pass a run directory or a .safetensors checkpoint")
+    return path

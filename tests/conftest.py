@@ -1,0 +1,69 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import rnnkit
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+TINY_TEXT = (
+    "the cat sat on the mat. the dog sat on the log. "
+    "a cat and a dog met on a mat by a log. "
+) * 40
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Keep corpus downloads and the built-in corpus out of the user's cache."""
+    monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture
+def tiny_file(tmp_path) -> Path:
+    p = tmp_path / "tiny.txt"
+    p.write_text(TINY_TEXT, encoding="utf-8")
+    return p
+
+
+def tiny_config(data: Path, **train) -> rnnkit.LMConfig:
+    cfg = rnnkit.LMConfig()
+    cfg.data.data = str(data)
+    cfg.rnn.hidden_size = 32
+    cfg.rnn.embedding_size = 16
+    cfg.rnn.dropout = 0.0
+    cfg.train.seq_len = 16
+    cfg.train.batch_size = 8
+    cfg.train.steps = 20
+    cfg.train.eval_every = 10
+    cfg.train.log_every = 1
+    for k, v in train.items():
+        setattr(cfg.train, k, v)
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory) -> Path:
+    """One tiny trained run shared by the sampling / evaluation / CLI tests."""
+    d = tmp_path_factory.mktemp("trained")
+    data = d / "tiny.txt"
+    data.write_text(TINY_TEXT, encoding="utf-8")
+    cfg = tiny_config(data, steps=60, eval_every=20)
+    rnnkit.train(cfg, d / "run")
+    return d / "run"
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    return subprocess.run([sys.executable, "-m", "rnnkit.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=timeout)
+
+
+def needs_shared(name: str) -> Path:
+    p = SHARED_DATA / name
+    if not p.exists():
+        pytest.skip(f"{p} is absent (the shared data folder only exists beside the project checkout)")
+    return p
