@@ -27,6 +27,7 @@ def test_stream_epochs_are_seeded_and_resumable():
     again = [b.inputs for b in StreamBatches(tokens, 4, 16, seed=7).epoch(1)]
     assert all(torch.equal(a, b) for a, b in zip(e1, again))
     tail = [b.inputs for b in sb.epoch(1, start=5)]
+    assert len(e1) == len(sb) > 5 and len(tail) == len(e1) - 5
     assert all(torch.equal(a, b) for a, b in zip(e1[5:], tail))
     offsets = {int(next(iter(sb.epoch(e))).inputs[0, 0]) for e in range(10)}
     assert len(offsets) > 1  # chunk boundaries move between epochs

@@ -86,7 +86,7 @@ def test_vanishing_gradient_is_worse_for_vanilla_rnn_than_lstm():
     torch.manual_seed(3)
     ratios = {}
     for cell in ("rnn", "lstm"):
-        layer = fused(cell, "tanh", 8, 32, 1)
+        layer = ExplicitRecurrent(cell, 8, 32, 1)
         with torch.no_grad():  # a forget-gate bias of 1 (common practice) keeps memory open
             if cell == "lstm":
                 layer.bias_ih_l0[32:64].fill_(1.0)

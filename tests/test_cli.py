@@ -109,12 +109,37 @@ def test_train_bad_input(tmp_path, files, args, match):
     out = tmp_path / "run"
     p = run_cli("train", "--out", out, "--steps", "2", *[a.format(d=files) for a in args])
     assert_clean_error(p, match)
-    assert not (out / "last.safetensors").exists()
+    assert not out.exists() and not list(tmp_path.glob(".run*"))  # nothing half-written
 
 
-def test_unknown_cell_is_rejected_by_the_parser(tmp_path, tiny_file):
-    p = run_cli("train", "--data", tiny_file, "--out", tmp_path / "r", "--cell", "transformer")
-    assert p.returncode == 2 and "invalid choice" in p.stderr and "Traceback" not in p.stderr
+@pytest.mark.parametrize("args,match", [
+    (["train", "--cell", "transformer"], "invalid choice: 'transformer'"),
+    (["train", "--hidden-size", "big"], "invalid int value: 'big'"),
+    (["train", "--text-clean", "all"], "invalid choice: 'all'"),
+    (["evaluate", "RUN", "--split", "dev"], "invalid choice: 'dev'"),
+    (["sample", "RUN", "--device", "tpu"], "unknown device 'tpu'"),
+    (["evaluate", "RUN", "--device", "cuda:x"], "--device"),
+    (["train", "--out", "RUN", "--resume", "--model", "ngram"], "--model cannot change"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])
+def test_parser_and_device_errors_are_one_line(trained_run, tmp_path, tiny_file, args, match):
+    args = [str(trained_run) if a == "RUN" else a for a in args]
+    if args[0] == "train" and "--resume" not in args:
+        args += ["--data", str(tiny_file), "--out", str(tmp_path / "r")]
+    assert_clean_error(run_cli(*args), match)
+
+
+def test_demo_on_the_builtin_corpus(tmp_path):
+    p = run_cli("demo", "--max-time", "3", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    out = p.stdout
+    assert "python-docs" in out and "--- sample 1" in out and "--- sample 2" in out
+    assert "test split:" in out and "bits/char" in out
+    assert "run directory: runs/demo" in out and "rnnkit sample runs/demo" in out
+    assert (tmp_path / "runs" / "demo" / "best.safetensors").is_file()
+    again = run_cli("demo", "--max-time", "1", cwd=tmp_path)  # the demo may replace its own run
+    assert again.returncode == 0, again.stderr
+
 
 
 def test_existing_run_and_resume_errors(tmp_path, tiny_file):
@@ -148,7 +173,7 @@ def test_sample_and_evaluate_bad_input(tmp_path, trained_run):
 
 def test_help_lists_every_verb():
     p = run_cli("--help")
-    for verb in ("demo", "train", "sample", "evaluate"):
+    for verb in ("demo", "train", "sample", "evaluate", "compare"):
         assert verb in p.stdout
     t = run_cli("train", "--help")
     for flag in ("--cell", "--nonlinearity", "--layers", "--hidden-size", "--embedding-size", "--one-hot", "--dropout",

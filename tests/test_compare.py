@@ -115,3 +115,20 @@ def test_model_names():
     assert seed.rnn.hidden_size == PRESETS["seed"]["rnn"]["hidden_size"] and seed.train.max_time == 120.0
     with pytest.raises(RnnkitError, match="unknown model"):
         CompareConfig(models=("gpt",))
+
+
+def test_compare_checks_every_model_fits_before_training(tmp_path):
+    short = tmp_path / "short.txt"
+    short.write_text("the cat sat on the mat. " * 6, encoding="utf-8")  # 144 chars: fine for n-grams, not a GRU
+    p = run_cli("compare", "--data", short, "--out", tmp_path / "c", "--models", "unigram", "gru", "--budget", "1")
+    assert p.returncode == 2 and "too short" in p.stderr and "Traceback" not in p.stderr
+    assert not (tmp_path / "c" / "runs").exists()
+
+
+def test_ngram_on_a_text_too_small_for_its_splits(tmp_path):
+    p = tmp_path / "t.txt"
+    p.write_text("abcdefghij", encoding="utf-8")
+    cfg = rnnkit.LMConfig(model="ngram")
+    cfg.data.data, cfg.ngram.order = str(p), 3
+    with pytest.raises(RnnkitError, match="split has only"):
+        rnnkit.train(cfg, tmp_path / "run")

@@ -44,12 +44,12 @@ def test_same_seed_same_losses_different_seed_different(tmp_path, tiny_file):
 
 @pytest.mark.parametrize("objective,cell", [("stream", "lstm"), ("stream", "gru"), ("window", "rnn")])
 def test_resumed_run_matches_uninterrupted_run(tmp_path, tiny_file, objective, cell):
-    cfg = tiny_config(tiny_file, steps=30, eval_every=10, objective=objective)
+    cfg = tiny_config(tiny_file, steps=30, eval_every=10, log_every=4, objective=objective)
     cfg.rnn.cell = cell
     cfg.rnn.dropout = 0.2  # the RNG state must be restored too
     rnnkit.train(cfg, tmp_path / "full")
     rnnkit.train(cfg, tmp_path / "cut", stop_after=17)  # "killed" at step 17, last checkpoint at 10
-    assert len(losses(tmp_path / "cut")) == 17
+    assert [s for s, _ in losses(tmp_path / "cut")] == [4, 8, 12, 16]
     resumed = rnnkit.resume_config(tmp_path / "cut", {})
     rnnkit.train(resumed, tmp_path / "cut", resume=True)
     assert losses(tmp_path / "cut") == losses(tmp_path / "full")
@@ -147,14 +147,16 @@ def test_lr_schedules():
 
 @pytest.mark.parametrize("model_kw", [{"cell": "rnn", "nonlinearity": "relu"}, {"one_hot": True},
                                       {"tie_weights": True, "embedding_size": 32}, {"impl": "explicit", "layers": 2},
-                                      {"layers": 2, "dropout": 0.3}])
+                                      {"layers": 2, "dropout": 0.3}, {"weight_drop": 0.3, "cell": "lstm"},
+                                      {"locked_dropout": True, "dropout": 0.3}, {"cell": "lstm", "precision": "bf16"},
+                                      {"cell": "gru", "precision": "bf16"}])
 def test_model_options_train(tmp_path, tiny_file, model_kw):
-    cfg = tiny_config(tiny_file, steps=20)
+    cfg = tiny_config(tiny_file, steps=80, lr=1e-2, eval_every=40)
     for k, v in model_kw.items():
-        setattr(cfg.rnn, k, v)
+        setattr(cfg.train if k == "precision" else cfg.rnn, k, v)
     rnnkit.train(cfg, tmp_path / "run")
     ls = [l for _, l in losses(tmp_path / "run")]
-    assert ls[-1] < ls[0]
+    assert sum(ls[-5:]) / 5 < ls[0] - 0.5  # learned well beyond the start
     lm = rnnkit.load(tmp_path / "run")
     if model_kw.get("tie_weights"):
         assert lm.model.head.weight is lm.model.embed.weight
@@ -182,6 +184,49 @@ def test_text_shorter_than_a_sequence(tmp_path):
     p.write_text("just a few words here", encoding="utf-8")
     with pytest.raises(RnnkitError, match="too short"):
         rnnkit.train(tiny_config(p), tmp_path / "run")
+
+
+def test_bad_input_keeps_an_existing_run_and_leaves_no_folder(tmp_path, tiny_file):
+    cfg = tiny_config(tiny_file, steps=5)
+    rnnkit.train(cfg, tmp_path / "run")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()}
+    bad = tiny_config(tmp_path / "missing.txt", steps=5)
+    with pytest.raises(RnnkitError, match="not found"):
+        rnnkit.train(bad, tmp_path / "run", overwrite=True)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()} == before
+    short = tmp_path / "short.txt"
+    short.write_text("too short", encoding="utf-8")
+    with pytest.raises(RnnkitError, match="too short"):
+        rnnkit.train(tiny_config(short), tmp_path / "new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "short.txt", "tiny.txt"]
+    rnnkit.train(cfg, tmp_path / "new")  # and the retry works
+
+
+def test_fields_set_after_construction_are_validated(tmp_path, tiny_file):
+    cfg = tiny_config(tiny_file)
+    cfg.train.max_time = -5.0
+    with pytest.raises(RnnkitError, match="--max-time"):
+        rnnkit.train(cfg, tmp_path / "run")
+
+
+def test_epochs_budget_and_summary(tmp_path, tiny_file):
+    res = rnnkit.train(tiny_config(tiny_file, steps=None, epochs=2), tmp_path / "run")
+    assert res.stopped == "epochs" and res.epochs == 2
+
+
+def test_word_level_end_to_end(tmp_path):
+    p = tmp_path / "words.txt"
+    p.write_text("The cat sat on the mat. The dog didn't sit (it stood).\n" * 60, encoding="utf-8")
+    cfg = tiny_config(p, steps=40, lr=1e-2)
+    cfg.data.level = "word"
+    rnnkit.train(cfg, tmp_path / "run")
+    lm = rnnkit.load(tmp_path / "run")
+    assert lm.vocab.level == "word" and "didn't" in lm.vocab.tokens
+    m = rnnkit.evaluate(lm, "test", tmp_path / "run")
+    chars = len("The cat sat on the mat. The dog didn't sit (it stood).\n" * 60)
+    assert m.tokens < chars / 3 and m.bits_per_char < m.loss / 0.693  # per char is cheaper than per word
+    text = rnnkit.sample(lm, rnnkit.SampleConfig(prime="The cat", length=20, seed=0))[0]
+    assert text.startswith("The cat ") and len(text.split()) >= 10
 
 
 def test_existing_run_directory_needs_resume_or_overwrite(tmp_path, tiny_file):

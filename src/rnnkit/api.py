@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import dataclasses
-import json
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,12 +23,13 @@ import torch
 
 from . import checkpoint, evaluation, rundir, sampling, textdata, textstats
 from .config import from_dict, merge
-from .corpora import atomic_write_bytes
+from .fileio import read_json, write_json
 from .errors import RnnkitError
 from .language_model import LMConfig, LMTask, build_model, check_corpus_fits, config_from_meta, model_meta
 from .ngram import NGramModel
 from .sampling import SampleConfig
-from .trainer import BEST, LAST, Event, FitResult, fit, resolve_device
+from .rundir import BEST, LAST
+from .trainer import Event, FitResult, MetricsLog, fit, resolve_device
 from .vocab import Vocab
 
 # Options that may change when a run is resumed; everything else must stay as saved.
@@ -62,8 +63,10 @@ class LoadedModel:
 def resume_config(run_dir: Path, overrides: dict) -> LMConfig:
     """The saved config of ``run_dir`` with only budget-like options changed."""
     rundir.check_resumable(Path(run_dir))
-    saved = textdata.read_json(Path(run_dir) / rundir.CONFIG_FILE)
+    saved = read_json(Path(run_dir) / rundir.CONFIG_FILE)
     for section, values in overrides.items():
+        if not isinstance(values, dict):
+            raise RnnkitError(f"--resume continues the saved configuration; --{section} cannot change")
         bad = set(values) - RESUMABLE.get(section, set())
         if bad:
             raise RnnkitError(
@@ -81,15 +84,27 @@ def train(config: LMConfig, out: str | Path, *, resume: bool = False, overwrite:
     config from :func:`resume_config`); ``overwrite=True`` replaces an existing run.
     """
     out = Path(out)
-    rundir.prepare(out, resume, overwrite)
+    config = from_dict(LMConfig, dataclasses.asdict(config))  # re-validate fields set after construction
+    if resume and overwrite:
+        raise RnnkitError("--resume and --overwrite contradict each other; pass one of them")
     device = resolve_device(config.train.device)
     if resume:
-        vocab = Vocab.from_json(textdata.read_json(out / textdata.VOCAB_FILE))
+        rundir.check_resumable(out)
+        vocab = Vocab.from_json(read_json(out / textdata.VOCAB_FILE))
         corpus = textdata.open_prepared(out, vocab)
+        check_corpus_fits(corpus, config)
     else:
-        corpus = textdata.prepare(config.data, out)
-    check_corpus_fits(corpus, config)
-    textdata.write_json(out / rundir.CONFIG_FILE, dataclasses.asdict(config))
+        rundir.check_new(out, overwrite)
+        tmp = rundir.staging(out)
+        try:
+            corpus = textdata.prepare(config.data, tmp)
+            check_corpus_fits(corpus, config)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        rundir.commit(tmp, out)
+        corpus = textdata.open_prepared(out, corpus.vocab)
+    write_json(out / rundir.CONFIG_FILE, dataclasses.asdict(config))
     if config.model == "ngram":
         return _count(config, corpus, out)
     torch.manual_seed(config.train.seed)  # fixes initialization and dropout
@@ -107,16 +122,17 @@ def _count(config: LMConfig, corpus: textdata.Corpus, out: Path) -> TrainResult:
     model = NGramModel.fit(config.ngram, corpus.part("train"), len(corpus.vocab))
     nll, _, count = evaluation.score(model, corpus.part("val"), "cpu", max_tokens=config.train.val_tokens or None)
     elapsed = time.perf_counter() - start
-    val = nll / count
+    val = nll / max(count, 1)
     meta = {**model_meta(config, corpus.vocab, corpus.split_json()),
             "loop": {"step": 0, "elapsed": elapsed, "tokens": len(corpus.part("train"))},
             "metrics": {"val_loss": val, "best_val": val}}
     tensors = checkpoint.with_prefix("model", model.state_dict())
     for name in (BEST, LAST):
         checkpoint.save(out / name, tensors, meta)
-    row = {"kind": "val", "step": 0, "epoch": 1, "val_loss": val, "best_val": val, "elapsed": elapsed,
-           "tokens_per_s": len(corpus.part("train")) / max(elapsed, 1e-9)}
-    atomic_write_bytes(out / "metrics.jsonl", (json.dumps(row) + "\n").encode("utf-8"))
+    log = MetricsLog(out / rundir.METRICS_FILE, keep_until=None)
+    log.write({"kind": "val", "step": 0, "epoch": 1, "val_loss": val, "best_val": val, "elapsed": elapsed,
+               "tokens_per_s": len(corpus.part("train")) / max(elapsed, 1e-9)})
+    log.close()
     return TrainResult(out, 0, 1, val, "counted", 0, elapsed, len(corpus.part("train")))
 
 
@@ -168,8 +184,9 @@ def _generate(lm: LoadedModel, cfg: SampleConfig) -> tuple[list[str], list[list[
 
 
 def sample(lm: LoadedModel, cfg: SampleConfig | None = None) -> list[str]:
-    """Generate ``cfg.num_samples`` texts; each starts with the prime text, if one is given."""
-    return _generate(lm, cfg or SampleConfig())[0]
+    """Generate ``cfg.num_samples`` texts (default: the run's own sampling settings, ``config.sample``);
+    each starts with the prime text, if one is given."""
+    return _generate(lm, cfg or lm.config.sample)[0]
 
 
 def sample_with_stats(lm: LoadedModel, cfg: SampleConfig | None = None) -> tuple[list[str], textstats.SampleStats]:
@@ -178,7 +195,7 @@ def sample_with_stats(lm: LoadedModel, cfg: SampleConfig | None = None) -> tuple
     if train is None:
         raise RnnkitError("sample statistics compare samples with the training text; pass the run directory, "
                           "not a checkpoint copied out of it")
-    texts, outs = _generate(lm, cfg or SampleConfig())
+    texts, outs = _generate(lm, cfg or lm.config.sample)
     lengths = textstats.MEMO_LENGTHS if lm.vocab.level == "char" else textstats.MEMO_WORDS
     stats = textstats.sample_stats(textstats.NGramIndex(train), [np.array(o) for o in outs],
                                    [lm.vocab.decode(o) for o in outs], lengths)

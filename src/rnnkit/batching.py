@@ -40,10 +40,6 @@ class Batch:
     inputs: torch.Tensor
     targets: torch.Tensor
 
-    @property
-    def num_targets(self) -> int:
-        return self.targets.numel()
-
 
 class StreamBatches:
     """Truncated-BPTT batches over a contiguous token stream (see module docstring)."""

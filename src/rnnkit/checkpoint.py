@@ -22,8 +22,8 @@ from safetensors import safe_open
 from safetensors.torch import load as load_bytes
 from safetensors.torch import save as save_bytes
 
-from .corpora import atomic_write_bytes
 from .errors import RnnkitError
+from .fileio import atomic_write_bytes
 
 FORMAT = 1
 

@@ -12,6 +12,7 @@ Errors the user can fix print one line and exit with status 2; no traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -19,12 +20,13 @@ from pathlib import Path
 from . import api
 from .config import add_arguments, from_dict, load_file, merge, overrides_from_args
 from .errors import RnnkitError
-from .compare import DEFAULT_MODELS, CompareConfig, markdown, run_comparison
+from .compare import CompareConfig, markdown, run_comparison
+from .corpora import BUILTIN
 from .language_model import LMConfig
 from .ngram import NGramConfig
 from .presets import PRESETS, preset
 from .progress import ProgressDisplay
-from .rnn_lm import RNNConfig, num_parameters
+from .rnn_lm import RNNConfig
 from .sampling import SampleConfig
 from .textdata import SPLITS, DataConfig
 from .trainer import TrainConfig
@@ -46,18 +48,21 @@ def _train_parser(sub) -> None:
         add_arguments(p, cls, section)
 
 
-def _sample_args(p: argparse.ArgumentParser) -> None:
-    add_arguments(p, SampleConfig, "sample")
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line on stderr (the usage is one ``--help`` away)."""
+
+    def error(self, message: str):
+        self.exit(2, f"rnnkit: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rnnkit", description="Recurrent neural networks for sequences.")
-    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    parser = Parser(prog="rnnkit", description="Recurrent neural networks for sequences.")
+    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB", parser_class=Parser)
 
     d = sub.add_parser("demo", help="train a character model on the built-in corpus and show samples")
     d.add_argument("--out", type=Path, default=Path("runs/demo"), help="run directory (default: runs/demo)")
     d.add_argument("--max-time", type=float, default=120.0, help="training seconds (default: 120)")
-    d.add_argument("--data", default="python-docs", help="text file or corpus name (default: python-docs, built in)")
+    d.add_argument("--data", default=BUILTIN, help=f"text file or corpus name (default: {BUILTIN}, built in)")
 
     _train_parser(sub)
 
@@ -67,18 +72,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
     s.add_argument("--stats", action="store_true",
                    help="also report how much of the samples is copied from the training text, and their diversity")
-    _sample_args(s)
+    add_arguments(s, SampleConfig, "sample")
 
     c = sub.add_parser("compare", help="train several models on the same data and budget; table and plot",
                        description="Train unigram, n-gram, the seed's model and recurrent models on the same data "
                                    "and split under the same time budget, and compare them on the test split.")
     c.add_argument("--out", type=Path, default=Path("runs/compare"), help="output folder (default: runs/compare)")
-    c.add_argument("--budget", type=float, default=120.0, help="training seconds per model (default: 120)")
-    c.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), metavar="MODEL",
-                   help=f"models to compare (default: {' '.join(DEFAULT_MODELS)}); also trigram, <N>gram, <N>gram-addk")
-    c.add_argument("--seed", type=int, default=0, help="random seed for every model (default: 0)")
-    c.add_argument("--device", default="auto", help="cpu, cuda or auto (default: auto)")
-    c.add_argument("--sample-length", type=int, default=500, help="characters/words sampled per model (default: 500)")
+    c.add_argument("--budget", type=float, default=CompareConfig.budget,
+                   help=f"training seconds per model (default: {CompareConfig.budget:g})")
+    c.add_argument("--models", nargs="+", default=list(CompareConfig.models), metavar="MODEL",
+                   help=f"models to compare (default: {' '.join(CompareConfig.models)}); also trigram, <N>gram, "
+                        f"<N>gram-addk")
+    c.add_argument("--seed", type=int, default=CompareConfig.seed, help="random seed for every model")
+    c.add_argument("--device", default=CompareConfig.device, help="cpu, cuda or auto")
+    c.add_argument("--sample-length", type=int, default=CompareConfig.sample_length,
+                   help="characters/words sampled per model")
     add_arguments(c, DataConfig, "data")
 
     e = sub.add_parser("evaluate", help="score a trained model on a split of its corpus")
@@ -135,7 +143,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
         result = api.train(cfg, args.out, overwrite=overwrite, on_event=show)
     print(_summary(result))
     lm = api.load(args.out)
-    print(f"model: {num_parameters(lm.model):,} parameters, vocabulary of {len(lm.vocab)} characters")
+    print(f"model: {api.num_parameters(lm):,} parameters, vocabulary of {len(lm.vocab)} characters")
     for i, text in enumerate(api.sample(lm, SampleConfig(length=400, temperature=0.8, num_samples=2, seed=1))):
         print(f"\n--- sample {i + 1} (temperature 0.8) ---\n{text.strip()}")
     test = api.evaluate(lm, "test", args.out)
@@ -145,8 +153,9 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
-    cfg = from_dict(SampleConfig, overrides_from_args(args).get("sample", {}), "options")
     lm = api.load(args.run, device=args.device, which=args.checkpoint)
+    typed = overrides_from_args(args).get("sample", {})  # flags override the run's sampling defaults
+    cfg = from_dict(SampleConfig, merge(dataclasses.asdict(lm.config.sample), typed), "options")
     texts, stats = api.sample_with_stats(lm, cfg) if args.stats else (api.sample(lm, cfg), None)
     for i, text in enumerate(texts):
         if len(texts) > 1:

@@ -4,8 +4,8 @@ Every model trains on the same data and the same split under the same wall-clock
 is scored on the test split and sampled. The result is a table (stdout, CSV, Markdown), one
 plot of validation loss against training time, and each model's run directory.
 
-Model names: ``unigram``, ``bigram``, ``trigram``, ``<N>gram`` (Kneser-Ney; ``<N>gram-addk``
-for add-k), ``seed`` (the seed article's model, see ``presets.py``), ``rnn``, ``lstm``,
+Model names: ``unigram``, ``bigram``, ``trigram``, ``<N>gram`` or ``<N>gram-kn`` (Kneser-Ney),
+``<N>gram-addk`` (add-k), ``seed`` (the seed article's model, see ``presets.py``), ``rnn``, ``lstm``,
 ``gru`` (rnnkit's defaults with that cell).
 """
 
@@ -15,16 +15,18 @@ import csv
 import dataclasses
 import io
 import json
+import math
 import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import api, presets, rundir, textstats
+from . import api, presets, rundir, textdata
 from .config import from_dict, merge, require
 from .errors import RnnkitError
-from .language_model import LMConfig
-from .sampling import SampleConfig
+from .fileio import atomic_write_bytes
+from .language_model import LMConfig, check_corpus_fits
 from .textdata import DataConfig
 
 DEFAULT_MODELS = ("unigram", "bigram", "5gram", "seed", "rnn", "lstm", "gru")
@@ -42,7 +44,8 @@ class CompareConfig:
     sample_length: int = 500
 
     def __post_init__(self) -> None:
-        require(self.budget > 0, "budget", f"must be a positive number of seconds, got {self.budget}")
+        require(0 < self.budget < math.inf, "budget", f"must be a positive number of seconds, got {self.budget}")
+        require(self.sample_length >= 1, "sample_length", f"must be at least 1, got {self.sample_length}")
         require(len(self.models) > 0, "models", "name at least one model")
         for name in self.models:
             model_config(name, self)  # unknown names fail here, before anything trains
@@ -84,7 +87,7 @@ class Row:
 
 
 def _val_curve(run: Path) -> tuple[list[float], list[float]]:
-    rows = [json.loads(l) for l in (run / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows = [json.loads(l) for l in (run / rundir.METRICS_FILE).read_text(encoding="utf-8").splitlines()]
     vals = [r for r in rows if r["kind"] == "val"]
     return [r["elapsed"] for r in vals], [r["val_loss"] for r in vals]
 
@@ -92,19 +95,25 @@ def _val_curve(run: Path) -> tuple[list[float], list[float]]:
 def run_comparison(cmp: CompareConfig, out: Path, on_model: Callable[[str], None] | None = None,
                    on_event=None) -> list[Row]:
     """Train and score every model of ``cmp``; write runs, table and plot under ``out``."""
+    configs = {name: model_config(name, cmp) for name in cmp.models}
+    with tempfile.TemporaryDirectory() as tmp:  # every model must fit the data before any trains
+        corpus = textdata.prepare(cmp.data, Path(tmp))
+        for cfg in configs.values():
+            check_corpus_fits(corpus, cfg)
+        del corpus
     out.mkdir(parents=True, exist_ok=True)
     rows: list[Row] = []
     curves: dict[str, tuple[list[float], list[float]]] = {}
     for name in cmp.models:
         if on_model:
             on_model(name)
-        cfg = model_config(name, cmp)
+        cfg = configs[name]
         run = out / "runs" / name
         result = api.train(cfg, run, overwrite=rundir.is_run(run), on_event=on_event)
         lm = api.load(run)
         test = api.evaluate(lm, "test", run)
-        # The seed generates greedily from a random window of the text, as in the article.
-        scfg = SampleConfig(length=cmp.sample_length, seed=cmp.seed, greedy=(name == "seed"))
+        # Each model samples with its own defaults (the seed: greedy, from a random window of the text).
+        scfg = dataclasses.replace(cfg.sample, length=cmp.sample_length, seed=cmp.seed)
         text, stats = api.sample_with_stats(lm, scfg)
         copied = stats.memorized["12" if lm.vocab.level == "char" else "4"]
         rows.append(Row(name, test.loss, test.bits_per_char, test.perplexity, test.accuracy,
@@ -132,8 +141,6 @@ def markdown(rows: list[Row]) -> str:
 
 
 def write_table(rows: list[Row], out: Path) -> None:
-    from .corpora import atomic_write_bytes
-
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow([f.name for f in dataclasses.fields(Row)])

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import RnnkitError
+from .fileio import atomic_write_bytes
 
 BUILTIN = "python-docs"
 
@@ -61,19 +61,6 @@ def builtin_text() -> str:
     from pydoc_data import topics
 
     return "\n\n".join(topics.topics[k] for k in sorted(topics.topics))
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def download(corpus: NamedCorpus, dest: Path, timeout: float = 60.0) -> Path:

@@ -20,6 +20,7 @@ from .config import check_choices, from_dict, option
 from .errors import RnnkitError
 from .ngram import NGramConfig, NGramModel
 from .rnn_lm import RNNConfig, RNNLanguageModel, detach_state
+from .sampling import SampleConfig
 from .textdata import Corpus, DataConfig
 from .trainer import TrainConfig
 from .vocab import Vocab
@@ -34,6 +35,7 @@ class LMConfig:
     rnn: RNNConfig = field(default_factory=RNNConfig)
     ngram: NGramConfig = field(default_factory=NGramConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    sample: SampleConfig = field(default_factory=SampleConfig)  # this run's sampling defaults
 
     def __post_init__(self) -> None:
         check_choices(self)
@@ -41,7 +43,7 @@ class LMConfig:
     @property
     def window(self) -> int | None:
         """Context length for window-objective models (they are scored and sampled that way)."""
-        return self.train.seq_len if self.train.objective == "window" else None
+        return self.train.seq_len if self.train.objective == "window" and self.model == "rnn" else None
 
 
 def build_model(cfg: LMConfig, vocab_size: int) -> torch.nn.Module | NGramModel:
@@ -58,20 +60,23 @@ def check_corpus_fits(corpus: Corpus, cfg: LMConfig) -> None:
         if n_train < cfg.ngram.order:
             raise RnnkitError(f"the text is too short for --order {cfg.ngram.order}: its training split has only "
                               f"{n_train} tokens; use a longer text or a lower --order")
-        return
-    need = cfg.train.seq_len + 1
+    else:
+        _check_rnn_fits(corpus, cfg)
+    for name in ("val", "test"):
+        if len(corpus.part(name)) < 2 or (cfg.window and len(corpus.part(name)) <= cfg.window):
+            raise RnnkitError(f"the text is too short: its {name} split has only {len(corpus.part(name))} tokens; use a longer text")
+
+
+def _check_rnn_fits(corpus: Corpus, cfg: LMConfig) -> None:
     n_train = len(corpus.part("train"))
-    if cfg.train.objective == "stream":
-        need = cfg.train.seq_len + cfg.train.batch_size + 1
+    # A stream batch needs B rows of at least 2 tokens after an offset < T; a window needs T + 1.
+    need = cfg.train.seq_len + 2 * cfg.train.batch_size if cfg.train.objective == "stream" else cfg.train.seq_len + 1
     if n_train < need:
         raise RnnkitError(
             f"the text is too short: its training split has {n_train} tokens but one training batch needs "
             f"{need} (--seq-len {cfg.train.seq_len}, --batch-size {cfg.train.batch_size}); "
             f"use a longer text or smaller --seq-len/--batch-size"
         )
-    for name in ("val", "test"):
-        if len(corpus.part(name)) < 2 or (cfg.window and len(corpus.part(name)) <= cfg.window):
-            raise RnnkitError(f"the text is too short: its {name} split has only {len(corpus.part(name))} tokens; use a longer text")
 
 
 class LMTask:
@@ -99,7 +104,7 @@ class LMTask:
             loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), batch.targets.reshape(-1))
             return loss, detach_state(state), batch.targets.numel()
         logits, _ = self.model(batch.inputs, None)  # only the last position has a target
-        return F.cross_entropy(logits[:, -1], batch.targets), None, batch.inputs.numel()
+        return F.cross_entropy(logits[:, -1], batch.targets), None, batch.targets.numel()
 
     def validate(self) -> float:
         nll, _, count = evaluation.score(self.model, self.corpus.part("val"), self.device, self.cfg.window,

@@ -33,6 +33,8 @@ class RNNConfig:
     embedding_size: int = option(64, "size of the learned token embedding")
     one_hot: bool = option(False, "feed one-hot vectors instead of a learned embedding (the seed's input)")
     dropout: float = option(0.5, "dropout on the embedding, between layers and before the output layer")
+    locked_dropout: bool = option(False, "use one dropout mask per sequence for all time steps (variational "
+                                  "dropout, Gal & Ghahramani 2016) instead of a new mask at every step")
     weight_drop: float = option(0.0, "DropConnect on the hidden-to-hidden weights, a strong regularizer for "
                                 "small corpora (Merity et al. 2017, AWD-LSTM)")
     tie_weights: bool = option(False, "share the embedding and output weights (needs embedding size = hidden size)")
@@ -78,7 +80,7 @@ class RNNLanguageModel(nn.Module):
         if self.embed is None:
             x = nn.functional.one_hot(tokens, self.vocab_size).to(self.head.weight.dtype)  # (B, T, V)
         else:
-            x = self.drop(self.embed(tokens))  # (B, T, E)
+            x = self._dropout(self.embed(tokens))  # (B, T, E)
         if self.training and self.cfg.weight_drop > 0:
             # One dropout mask on W_hh per batch, shared by all time steps (DropConnect).
             params = {n: F.dropout(p, self.cfg.weight_drop) if n.startswith("weight_hh") else p
@@ -86,7 +88,14 @@ class RNNLanguageModel(nn.Module):
             out, state = torch.func.functional_call(self.rnn, params, (x, state))
         else:
             out, state = self.rnn(x, state)  # (B, T, H)
-        return self.head(self.drop(out)), state  # (B, T, V)
+        return self.head(self._dropout(out)), state  # (B, T, V)
+
+    def _dropout(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and self.cfg.dropout > 0 and self.cfg.locked_dropout):
+            return self.drop(x)
+        keep = 1 - self.cfg.dropout
+        mask = x.new_empty(x.size(0), 1, x.size(2)).bernoulli_(keep) / keep  # (B, 1, D): same for every t
+        return x * mask
 
 
 def detach_state(state: State | None) -> State | None:
@@ -94,9 +103,6 @@ def detach_state(state: State | None) -> State | None:
     if state is None:
         return None
     if isinstance(state, tuple):
-        return tuple(s.detach() for s in state)
-    return state.detach()
-
-
-def num_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())  # shared (tied) weights count once
+        return tuple(detach_state(s) for s in state)
+    # Under bf16 autocast the LSTM hands back bf16 states; carry them in full precision.
+    return state.detach().float() if state.dtype == torch.bfloat16 else state.detach()

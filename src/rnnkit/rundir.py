@@ -3,40 +3,52 @@
 A run directory holds ``config.json`` (the exact configuration used), ``vocab.json``,
 ``split.json``, ``tokens.bin`` (the encoded corpus), ``metrics.jsonl`` and the checkpoints
 ``last.safetensors`` and ``best.safetensors``. An existing run is never replaced unless the
-user asks (``--overwrite``) or continued unless asked (``--resume``).
+user asks (``--overwrite``) or continued unless asked (``--resume``), and a new run is
+prepared in a sibling folder first, so bad input leaves the old run and the folder untouched.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 from .errors import RnnkitError
-from .trainer import BEST, LAST
 
 CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.jsonl"
+LAST = "last.safetensors"
+BEST = "best.safetensors"
 
 
 def is_run(path: Path) -> bool:
     return (path / CONFIG_FILE).is_file()
 
 
-def prepare(out: Path, resume: bool, overwrite: bool) -> None:
-    """Check (and for ``overwrite``, clear) ``out`` before training writes to it."""
-    if resume and overwrite:
-        raise RnnkitError("--resume and --overwrite contradict each other; pass one of them")
+def check_new(out: Path, overwrite: bool) -> None:
+    """May a new run be written to ``out``? Nothing is touched yet."""
     if out.exists() and not out.is_dir():
         raise RnnkitError(f"{out} is a file; pass a directory path to --out")
-    if resume:
-        check_resumable(out)
-        return
     if out.is_dir() and any(out.iterdir()):
         if not overwrite:
             raise RnnkitError(f"{out} already exists; pass --resume to continue that run or --overwrite to replace it")
         if not is_run(out):
             raise RnnkitError(f"{out} is not an rnnkit run directory, so --overwrite will not delete it; choose another --out")
+
+
+def staging(out: Path) -> Path:
+    """A fresh sibling folder where a new run is prepared before it replaces ``out``."""
+    tmp = out.parent / f".{out.name}.preparing"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    return tmp
+
+
+def commit(tmp: Path, out: Path) -> None:
+    """Put the prepared run in place; the old run (checked by :func:`check_new`) goes only now."""
+    if out.exists():
         shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+    os.replace(tmp, out)
 
 
 def check_resumable(out: Path) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import codecs
 import hashlib
-import json
 import os
 from collections import Counter
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import numpy as np
 from . import corpora
 from .config import check_choices, option, require
 from .errors import RnnkitError
+from .fileio import read_json, write_json
 from .vocab import WORD_PATTERN, Vocab
 
 SPLITS = ("train", "val", "test")
@@ -220,26 +220,19 @@ def open_prepared(run_dir: Path, vocab: Vocab) -> Corpus:
             f"evaluate needs the run directory that training wrote"
         )
     meta = read_json(split_path)
-    dtype = np.dtype(meta["dtype"])
+    try:
+        dtype = np.dtype(meta["dtype"])
+        split = {k: (int(meta["splits"][k][0]), int(meta["splits"][k][1])) for k in SPLITS}
+        chars, source = {k: int(meta["chars"][k]) for k in SPLITS}, meta["source"]
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise RnnkitError(f"{split_path} is malformed ({type(e).__name__}: {e}); the run directory is damaged")
     n = tokens_path.stat().st_size // dtype.itemsize
-    split = {k: tuple(v) for k, v in meta["splits"].items()}
     if split["test"][1] != n:
         raise RnnkitError(f"{tokens_path} does not match {split_path}; the run directory is damaged")
     return Corpus(
         vocab=vocab,
         tokens=np.memmap(tokens_path, dtype=dtype, mode="r", shape=(n,)),
         split=split,
-        chars=meta["chars"],
-        source=meta["source"],
+        chars=chars,
+        source=source,
     )
-
-
-def write_json(path: Path, data: dict) -> None:
-    corpora.atomic_write_bytes(path, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
-
-
-def read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise RnnkitError(f"{path} could not be read ({e}); the run directory is damaged")

@@ -1,8 +1,8 @@
 """Checks on generated text: how much is copied from the training text, and how varied it is.
 
 Memorization: the fraction of a sample's n-token pieces (n = 8, 12, 16, 20 characters for a
-character model) that occur verbatim somewhere in the training split, and the longest such
-piece. A model that only recites its training text scores near 1; a model that has learned
+character model, 2 to 5 words for a word model) that occur verbatim somewhere in the training
+split (its first 20M tokens), and the longest such piece. A model that only recites its training text scores near 1; a model that has learned
 spelling and phrasing but composes new text scores low for long pieces.
 
 Diversity: distinct-n (Li et al. 2016), the number of distinct word n-grams divided by the
@@ -11,7 +11,7 @@ number of word n-grams across the samples; low values mean repetition ("the the 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -33,19 +33,24 @@ def _hashes(tokens: np.ndarray, n: int) -> np.ndarray:
     return h
 
 
+MAX_INDEX_TOKENS = 20_000_000  # bigger training splits are checked against their first 20M tokens
+
+
 class NGramIndex:
-    """Sorted hashes of the training split's n-token windows, built once per length."""
+    """Sorted hashes of the training split's n-token windows; one length is kept at a time,
+    so the index costs 8 bytes per training token (at most 160 MB)."""
 
     def __init__(self, train_tokens: np.ndarray):
-        self.train = train_tokens
-        self._sorted: dict[int, np.ndarray] = {}
+        self.train = train_tokens[:MAX_INDEX_TOKENS]
+        self._n, self._table = 0, np.empty(0, dtype=np.uint64)
 
     def table(self, n: int) -> np.ndarray:
-        if n not in self._sorted:
+        if n != self._n:
+            self._table = np.empty(0, dtype=np.uint64)  # free the old one first
             h = _hashes(self.train, n)
             h.sort()
-            self._sorted[n] = h
-        return self._sorted[n]
+            self._n, self._table = n, h
+        return self._table
 
     def found(self, sample: np.ndarray, n: int) -> np.ndarray:
         """Boolean per window of ``sample``: does it occur verbatim in the training split?"""
@@ -82,9 +87,6 @@ class SampleStats:
     memorized: dict[str, float]  # "8": fraction of 8-token pieces found in training, ...
     longest_copy: int  # tokens
     distinct: dict[str, float]  # "1", "2", "3": distinct-n over words
-
-    def to_json(self) -> dict:
-        return asdict(self)
 
     def describe(self, unit: str = "chars") -> str:
         memo = ", ".join(f"{k}-{unit[:-1]} pieces {v:.0%}" for k, v in self.memorized.items())

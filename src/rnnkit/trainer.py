@@ -24,6 +24,8 @@ from torch import nn
 from . import checkpoint
 from .config import check_choices, option, require
 from .errors import RnnkitError, TrainingDiverged
+from .fileio import atomic_write_bytes
+from .rundir import BEST, LAST, METRICS_FILE
 
 Carry = Any  # whatever a task carries from one batch to the next (a hidden state, or None)
 
@@ -54,6 +56,8 @@ class TrainConfig:
     log_every: int = option(10, "write a training row to the metrics log every this many steps")
     seed: int = option(0, "random seed: data order, initialization, dropout")
     device: str = option("auto", "cpu, cuda, cuda:N or auto (a GPU when there is one)")
+    precision: str = option("fp32", "fp32, or bf16 mixed precision (autocast; fast on GPUs and on CPUs with "
+                            "AMX/AVX512-BF16, slow on others)", ("fp32", "bf16"))
 
     def __post_init__(self) -> None:
         check_choices(self)
@@ -79,9 +83,17 @@ class TrainConfig:
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name != "cpu" and not name.startswith("cuda"):
+        raise RnnkitError(f"--device: unknown device {name!r}; use cpu, cuda, cuda:N or auto")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise RnnkitError(f"--device {name}: no CUDA GPU is available here; use --device cpu or auto")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise RnnkitError(f"--device: cannot parse {name!r}; use cpu, cuda, cuda:N or auto")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise RnnkitError(f"--device {name}: there are only {torch.cuda.device_count()} GPUs here")
+    return device
 
 
 class Task(Protocol):
@@ -92,7 +104,7 @@ class Task(Protocol):
     def steps_per_epoch(self) -> int: ...
     def batches(self, epoch: int, start: int) -> Iterator[Any]: ...
     def loss(self, batch: Any, carry: Carry) -> tuple[torch.Tensor, Carry, int]:
-        """Mean loss of ``batch``, the (detached) carry for the next batch, units processed."""
+        """Mean loss of ``batch``, the (detached) carry for the next batch, targets predicted."""
     def validate(self) -> float:
         """Mean validation loss (the model is already in eval mode)."""
     def checkpoint_meta(self) -> dict: ...
@@ -156,12 +168,14 @@ class LoopState:
     plateau_scale: float = 1.0
     last_val: float | None = None
     stopped: str = ""
+    log_loss_sum: float = 0.0  # the training-loss window not yet written to the log
+    log_steps: int = 0
 
 
 @dataclass
 class FitResult:
     state: LoopState
-    history: list[dict] = field(default_factory=list)
+    history: list[dict]  # the metrics log's rows
 
 
 class MetricsLog:
@@ -182,7 +196,7 @@ class MetricsLog:
                 if row.get("step", 0) <= keep_until:
                     rows.append(row)
         self.rows = rows
-        checkpoint.atomic_write_bytes(path, "".join(json.dumps(r) + "\n" for r in rows).encode("utf-8"))
+        atomic_write_bytes(path, "".join(json.dumps(r) + "\n" for r in rows).encode("utf-8"))
         self.file = path.open("a", encoding="utf-8")
 
     def write(self, row: dict) -> None:
@@ -209,10 +223,6 @@ def _carry_from(tensors: dict[str, torch.Tensor], device: torch.device) -> Carry
     return parts[0] if len(parts) == 1 else tuple(parts)
 
 
-LAST = "last.safetensors"
-BEST = "best.safetensors"
-
-
 def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
         resume_from: Path | None = None, on_event: Callable[[Event], None] | None = None,
         stop_after: int | None = None) -> FitResult:
@@ -233,11 +243,12 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
         carry = _carry_from(checkpoint.section(tensors, "carry"), device)
         st = LoopState(**meta["loop"])
         st.stopped = ""
-    log = MetricsLog(run_dir / "metrics.jsonl", keep_until=st.step)
+    log = MetricsLog(run_dir / METRICS_FILE, keep_until=st.step)
     per_epoch = task.steps_per_epoch()
     epochs = cfg.budget_epochs()
-    total_steps = min(x for x in (cfg.steps, epochs * per_epoch if epochs else None, math.inf) if x is not None)
-    total_steps = None if total_steps == math.inf else int(total_steps)
+    limits = [(n, why) for n, why in ((cfg.steps, "steps"), (epochs * per_epoch if epochs else None, "epochs"))
+              if n is not None]
+    total_steps, step_limit = min(limits) if limits else (None, "")
 
     def progress(elapsed: float) -> float:
         parts = []
@@ -256,6 +267,7 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
         return min(options) if options else None
 
     def save(path: Path) -> None:
+        st.log_loss_sum, st.log_steps = running.item(), window_steps
         opt_tensors, opt_info = checkpoint.split_optimizer_state(optimizer.state_dict())
         tensors = {
             **checkpoint.with_prefix("model", model.state_dict()),
@@ -281,8 +293,8 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
 
     model.train()
     start = time.perf_counter() - st.elapsed
-    window_start, window_tokens, window_steps = time.perf_counter(), 0, 0
-    running = torch.zeros((), device=device)
+    window_start, window_tokens, window_steps = time.perf_counter(), 0, st.log_steps
+    running = torch.tensor(st.log_loss_sum, device=device)
     sec_per_step = 0.0
     steps_this_call = 0
     try:
@@ -291,20 +303,18 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
                 st.stopped = "epochs"
                 break
             if total_steps is not None and st.step >= total_steps:
-                st.stopped = "steps"
+                st.stopped = step_limit
                 break
             if cfg.max_time is not None and time.perf_counter() - start >= cfg.max_time:
                 st.stopped = "max_time"
                 break
-            if st.batch_index >= per_epoch:
-                st.epoch, st.batch_index, carry = st.epoch + 1, 0, None
-                continue
             for batch in task.batches(st.epoch, st.batch_index):
                 elapsed = time.perf_counter() - start
                 lr = cfg.lr * lr_factor(cfg, st.step, progress(elapsed), st.plateau_scale)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
-                loss, carry, units = task.loss(batch, carry)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
+                    loss, carry, units = task.loss(batch, carry)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 params = [p for p in model.parameters() if p.grad is not None]
@@ -319,6 +329,8 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
                 st.clipped += int(clipped)
                 st.step += 1
                 st.batch_index += 1
+                if st.batch_index >= per_epoch:  # the epoch is complete: the next starts fresh
+                    st.epoch, st.batch_index, carry = st.epoch + 1, 0, None
                 st.tokens += units
                 running += loss.detach()
                 window_tokens += units
@@ -351,7 +363,7 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
                                        lambda e: remaining(e, sec_per_step), progress)
                     window_start = time.perf_counter()
                 if done_steps:
-                    st.stopped = "steps"
+                    st.stopped = step_limit
                 elif done_time:
                     st.stopped = "max_time"
                 if stop_after is not None and steps_this_call >= stop_after:

@@ -18,9 +18,11 @@ import numpy as np
 from .errors import RnnkitError
 
 UNK = "<unk>"
-# Words, single punctuation marks and line breaks are word-level tokens; other whitespace
-# only separates them.
-WORD_PATTERN = re.compile(r"\w+|[^\w\s]|\n")
+# Words (with inner apostrophes: don't, o'clock), single punctuation marks and line breaks are
+# word-level tokens; other whitespace only separates them.
+WORD_PATTERN = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]|\n")
+NO_SPACE_BEFORE = set(".,;:!?)]}%")
+NO_SPACE_AFTER = set("([{$")
 
 
 def split_words(text: str) -> list[str]:
@@ -108,11 +110,11 @@ class Vocab:
 
 
 def join_words(tokens: list[str]) -> str:
-    """Detokenise word-level output: spaces between words, none around line breaks or
-    before closing punctuation."""
+    """Detokenise word-level output: spaces between words, none around line breaks, before
+    closing punctuation or after opening brackets."""
     out: list[str] = []
     for t in tokens:
-        if out and t != "\n" and out[-1] != "\n" and not (len(t) == 1 and t in ".,;:!?)]}'"):
+        if out and "\n" not in (t, out[-1]) and t not in NO_SPACE_BEFORE and out[-1] not in NO_SPACE_AFTER:
             out.append(" ")
         out.append(t)
     return "".join(out)

@@ -1,0 +1,55 @@
+"""The README's commands: the two set-up commands, and every `$ rnnkit ...` example line."""
+
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, needs_shared
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+FIRST_SCREEN = "\n".join(README.splitlines()[:40])
+DEMO_CMD = "python3 -m venv .venv && .venv/bin/pip install -q torch==2.13.0 && .venv/bin/pip install -q -e . && .venv/bin/rnnkit demo"
+TEST_CMD = ("python3 -m venv .venv && .venv/bin/pip install -q torch==2.13.0 && .venv/bin/pip install -q -e '.[test]' "
+            "&& .venv/bin/python -m pytest")
+
+
+def test_first_screen_has_the_two_setup_commands():
+    assert DEMO_CMD in FIRST_SCREEN
+    assert TEST_CMD in FIRST_SCREEN
+
+
+def test_ci_runs_the_readme_test_command():
+    assert TEST_CMD in (ROOT / ".ci" / "run").read_text()
+
+
+def example_commands() -> list[str]:
+    return [m.group(1) for m in re.finditer(r"^\$ (rnnkit .*)$", README, flags=re.M)]
+
+
+def shorten(cmd: str) -> str:
+    """Same command, smaller budget: CI cannot spend the README's two minutes per run."""
+    cmd = re.sub(r"--max-time \d+", "--max-time 2", cmd)
+    cmd = re.sub(r"--budget \d+", "--budget 1", cmd)
+    if cmd == "rnnkit demo":
+        cmd += " --max-time 2"
+    return cmd
+
+
+def test_readme_examples_run(tmp_path, monkeypatch):
+    alice = needs_shared("alice.txt")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    shutil.copy(alice, cache / "alice.txt")  # the named corpus, as if downloaded before
+    monkeypatch.setenv("RNNKIT_CACHE", str(cache))
+    cmds = example_commands()
+    assert any(c.startswith("rnnkit train") for c in cmds) and any(c.startswith("rnnkit compare") for c in cmds)
+    for cmd in cmds:
+        argv = shlex.split(shorten(cmd))
+        p = subprocess.run([sys.executable, "-m", "rnnkit.cli", *argv[1:]], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=300)
+        assert p.returncode == 0, f"{cmd}\n{p.stderr}"
