@@ -32,6 +32,7 @@ def tiny_file(tmp_path) -> Path:
 def tiny_config(data: Path, **train) -> rnnkit.LMConfig:
     cfg = rnnkit.LMConfig()
     cfg.data.data = str(data)
+    cfg.rnn.layers = 1
     cfg.rnn.hidden_size = 32
     cfg.rnn.embedding_size = 16
     cfg.rnn.dropout = 0.0

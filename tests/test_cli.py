@@ -15,7 +15,7 @@ def assert_clean_error(proc, match):
     assert match in lines[0], lines[0]
 
 
-TINY = ["--hidden-size", "16", "--embedding-size", "8", "--seq-len", "16", "--batch-size", "4", "--dropout", "0"]
+TINY = ["--layers", "1", "--hidden-size", "16", "--embedding-size", "8", "--seq-len", "16", "--batch-size", "4", "--dropout", "0"]
 
 
 def test_train_sample_evaluate(tmp_path, tiny_file):

@@ -28,11 +28,11 @@ FUSED = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 class RNNConfig:
     cell: str = option("lstm", "recurrent cell: rnn (vanilla), lstm or gru", ("rnn", "lstm", "gru"))
     nonlinearity: str = option("tanh", "activation of the vanilla rnn cell", ("tanh", "relu"))
-    layers: int = option(1, "number of stacked recurrent layers")
+    layers: int = option(2, "number of stacked recurrent layers")
     hidden_size: int = option(512, "hidden units per layer (size of the context vector h)")
     embedding_size: int = option(64, "size of the learned token embedding")
     one_hot: bool = option(False, "feed one-hot vectors instead of a learned embedding (the seed's input)")
-    dropout: float = option(0.5, "dropout on the embedding, between layers and before the output layer")
+    dropout: float = option(0.3, "dropout on the embedding, between layers and before the output layer")
     locked_dropout: bool = option(False, "use one dropout mask per sequence for all time steps (variational "
                                   "dropout, Gal & Ghahramani 2016) instead of a new mask at every step")
     weight_drop: float = option(0.0, "DropConnect on the hidden-to-hidden weights, a strong regularizer for "

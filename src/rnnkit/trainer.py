@@ -56,8 +56,9 @@ class TrainConfig:
     log_every: int = option(10, "write a training row to the metrics log every this many steps")
     seed: int = option(0, "random seed: data order, initialization, dropout")
     device: str = option("auto", "cpu, cuda, cuda:N or auto (a GPU when there is one)")
-    precision: str = option("fp32", "fp32, or bf16 mixed precision (autocast; fast on GPUs and on CPUs with "
-                            "AMX/AVX512-BF16, slow on others)", ("fp32", "bf16"))
+    precision: str = option("auto", "fp32, bf16 (mixed precision by autocast: fast on CPUs with AMX or "
+                            "AVX512-BF16, slow on others) or auto (bf16 on such CPUs, fp32 elsewhere)",
+                            ("auto", "fp32", "bf16"))
 
     def __post_init__(self) -> None:
         check_choices(self)
@@ -94,6 +95,19 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
         raise RnnkitError(f"--device {name}: there are only {torch.cuda.device_count()} GPUs here")
     return device
+
+
+def cpu_has_native_bf16() -> bool:
+    """True on CPUs whose matrix units compute in bf16 (Intel AMX or AVX512-BF16)."""
+    checks = [getattr(torch.cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
+    return any(check is not None and check() for check in checks)
+
+
+def resolve_precision(name: str, device: torch.device) -> str:
+    """``auto`` means bf16 where it is fast and safe to assume (CPUs with native bf16), else fp32."""
+    if name != "auto":
+        return name
+    return "bf16" if device.type == "cpu" and cpu_has_native_bf16() else "fp32"
 
 
 class Task(Protocol):
@@ -291,6 +305,7 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
             )
         return v
 
+    bf16 = resolve_precision(cfg.precision, device) == "bf16"
     model.train()
     start = time.perf_counter() - st.elapsed
     window_start, window_tokens, window_steps = time.perf_counter(), 0, st.log_steps
@@ -313,7 +328,7 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
                 lr = cfg.lr * lr_factor(cfg, st.step, progress(elapsed), st.plateau_scale)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                     loss, carry, units = task.loss(batch, carry)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
