@@ -12,6 +12,7 @@ import math
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
@@ -19,14 +20,14 @@ State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 def rnn_cell(x, h, w_ih, w_hh, b_ih, b_hh, nonlinearity: str = "tanh"):
     """Vanilla RNN: ``h_t = tanh(W_x x_t + W_h h_{t-1} + b)`` (the guide's formula, plus bias)."""
-    pre = x @ w_ih.T + b_ih + h @ w_hh.T + b_hh
+    pre = F.linear(x, w_ih, b_ih) + F.linear(h, w_hh, b_hh)  # W_x x + b + W_h h + b
     return torch.tanh(pre) if nonlinearity == "tanh" else torch.relu(pre)
 
 
 def lstm_cell(x, state, w_ih, w_hh, b_ih, b_hh):
     """LSTM: input, forget, candidate and output gates; ``c_t = f*c_{t-1} + i*g``, ``h_t = o*tanh(c_t)``."""
     h, c = state
-    i, f, g, o = (x @ w_ih.T + b_ih + h @ w_hh.T + b_hh).chunk(4, dim=-1)
+    i, f, g, o = (F.linear(x, w_ih, b_ih) + F.linear(h, w_hh, b_hh)).chunk(4, dim=-1)  # W x + b + W h + b
     i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
     c = f * c + i * g  # forget part of the old memory, write the gated candidate
     h = o * torch.tanh(c)  # expose the gated memory
@@ -35,8 +36,8 @@ def lstm_cell(x, state, w_ih, w_hh, b_ih, b_hh):
 
 def gru_cell(x, h, w_ih, w_hh, b_ih, b_hh):
     """GRU: reset gate ``r``, update gate ``z``; ``h_t = (1-z)*n + z*h_{t-1}``."""
-    xr, xz, xn = (x @ w_ih.T + b_ih).chunk(3, dim=-1)
-    hr, hz, hn = (h @ w_hh.T + b_hh).chunk(3, dim=-1)
+    xr, xz, xn = F.linear(x, w_ih, b_ih).chunk(3, dim=-1)
+    hr, hz, hn = F.linear(h, w_hh, b_hh).chunk(3, dim=-1)
     r = torch.sigmoid(xr + hr)
     z = torch.sigmoid(xz + hz)
     n = torch.tanh(xn + r * hn)  # the reset gate decides how much past enters the candidate
@@ -64,31 +65,44 @@ class ExplicitRecurrent(nn.Module):
                 self.register_parameter(name, nn.Parameter(torch.empty(shape).uniform_(-bound, bound)))
 
     def forward(self, x: torch.Tensor, state: State | None = None):
-        B, T, _ = x.shape
-        if state is None:
-            zeros = x.new_zeros(self.num_layers, B, self.hidden_size)
-            state = (zeros, zeros.clone()) if self.cell == "lstm" else zeros
-        finals_h, finals_c = [], []
-        for k in range(self.num_layers):
-            w = [getattr(self, f"{n}_l{k}") for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-            if self.cell == "lstm":
-                h, c = state[0][k], state[1][k]
+        return unroll(self.cell, layer_weights(self, self.num_layers), x, state, self.hidden_size,
+                      self.dropout, self.training, self.nonlinearity)
+
+
+def layer_weights(module: nn.Module, num_layers: int) -> list[list[torch.Tensor]]:
+    """``[w_ih, w_hh, b_ih, b_hh]`` of each layer, from PyTorch's parameter names (fused or explicit)."""
+    names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    return [[getattr(module, f"{n}_l{k}") for n in names] for k in range(num_layers)]
+
+
+def unroll(cell: str, weights: list[list[torch.Tensor]], x: torch.Tensor, state: State | None, hidden_size: int,
+           dropout: float = 0.0, training: bool = False, nonlinearity: str = "tanh"):
+    """Run the stacked cells over ``x (B, T, I)``; returns ``(outputs (B, T, H), state)``."""
+    B, T, _ = x.shape
+    num_layers = len(weights)
+    if state is None:
+        zeros = x.new_zeros(num_layers, B, hidden_size)
+        state = (zeros, zeros.clone()) if cell == "lstm" else zeros
+    finals_h, finals_c = [], []
+    for k, w in enumerate(weights):
+        if cell == "lstm":
+            h, c = state[0][k], state[1][k]
+        else:
+            h = state[k]
+        outs = []
+        for t in range(T):  # backpropagation through time unrolls exactly this loop
+            if cell == "lstm":
+                h, c = lstm_cell(x[:, t], (h, c), *w)
+            elif cell == "gru":
+                h = gru_cell(x[:, t], h, *w)
             else:
-                h = state[k]
-            outs = []
-            for t in range(T):  # backpropagation through time unrolls exactly this loop
-                if self.cell == "lstm":
-                    h, c = lstm_cell(x[:, t], (h, c), *w)
-                elif self.cell == "gru":
-                    h = gru_cell(x[:, t], h, *w)
-                else:
-                    h = rnn_cell(x[:, t], h, *w, nonlinearity=self.nonlinearity)
-                outs.append(h)
-            finals_h.append(h)
-            if self.cell == "lstm":
-                finals_c.append(c)
-            x = torch.stack(outs, dim=1)
-            if k < self.num_layers - 1 and self.dropout > 0:
-                x = nn.functional.dropout(x, self.dropout, self.training)
-        h_n = torch.stack(finals_h)
-        return x, ((h_n, torch.stack(finals_c)) if self.cell == "lstm" else h_n)
+                h = rnn_cell(x[:, t], h, *w, nonlinearity=nonlinearity)
+            outs.append(h)
+        finals_h.append(h)
+        if cell == "lstm":
+            finals_c.append(c)
+        x = outs[0].unsqueeze(1) if T == 1 else torch.stack(outs, dim=1)
+        if k < num_layers - 1 and dropout > 0:
+            x = nn.functional.dropout(x, dropout, training)
+    h_n = torch.stack(finals_h)
+    return x, ((h_n, torch.stack(finals_c)) if cell == "lstm" else h_n)

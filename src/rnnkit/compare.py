@@ -128,7 +128,7 @@ def run_comparison(cmp: CompareConfig, out: Path, on_model: Callable[[str], None
 COLUMNS = [("model", "model", "{}"), ("test nats/token", "test_nats_per_token", "{:.3f}"),
            ("test bits/char", "test_bits_per_char", "{:.3f}"), ("test perplexity", "test_perplexity", "{:.2f}"),
            ("test accuracy", "test_accuracy", "{:.1%}"), ("parameters", "parameters", "{:,}"),
-           ("train s", "train_seconds", "{:.0f}"), ("tokens/s", "tokens_per_s", "{:,.0f}"),
+           ("train s", "train_seconds", "{:.1f}"), ("tokens/s", "tokens_per_s", "{:,.0f}"),
            ("sample copied (12 chars / 4 words)", "copied", "{:.0%}"), ("sample distinct-2", "distinct_2", "{:.2f}")]
 
 

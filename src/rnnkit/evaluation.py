@@ -1,8 +1,8 @@
 """Scoring a model on a token stream: cross-entropy, bits per character, perplexity, accuracy.
 
-A split is read as ``S`` contiguous rows side by side (``S = 1`` for splits under 100k
-tokens, so small splits are scored exactly as one stream; large ones use up to 64 rows, each
-starting from a fresh state), carrying the state chunk to chunk. Models trained on the seed's
+A split is read as one stream, or, past 32k tokens, as ``S`` contiguous rows side by side (one
+per 4096 tokens, at most 64) for speed, carrying the state chunk to chunk; every row but the first is warmed up on the text just
+before it, so scoring in rows gives what one pass over the split gives. Models trained on the seed's
 window objective are scored the way they were trained: each token from the ``window`` tokens
 before it.
 """
@@ -17,6 +17,7 @@ import torch
 from torch.nn import functional as F
 
 CHUNK = 256
+WARMUP = 256  # tokens of context read before each row of a split
 
 
 @dataclass
@@ -32,29 +33,44 @@ class Metrics:
 
 
 def rows_for(n: int) -> int:
-    return max(1, min(64, n // 50_000))
+    """One row for splits up to 32k tokens (read exactly as one stream), else one per 4096 tokens."""
+    return 1 if n <= 32768 else min(64, n // 4096)
 
 
 @torch.inference_mode()
 def score(model, tokens: np.ndarray, device: torch.device | str = "cpu", window: int | None = None,
           max_tokens: int | None = None) -> tuple[float, int, int]:
-    """Return ``(sum of negative log-likelihoods, number correct, number of targets)``."""
+    """Return ``(sum of negative log-likelihoods, number correct, number of targets)``.
+
+    The split is read as ``S`` rows side by side (for speed). Each row after the first starts
+    with a state warmed up on the ``WARMUP`` tokens just before it, so the result is the one a
+    single pass over the whole split would give, up to context older than ``WARMUP`` tokens::
+
+        targets:  1 .. W  | row 0 ........ | row 1 ........ | ... | tail
+        read as:  cold    | after W tokens | after W tokens |     | after W tokens
+    """
     tokens = np.asarray(tokens[: max_tokens + 1] if max_tokens else tokens).astype(np.int64)
     if window is not None:
         return _score_windows(model, tokens, device, window)
+    t = torch.from_numpy(tokens).to(device)
     n = len(tokens) - 1
     S = rows_for(n)
-    L = n // S
-    x = torch.from_numpy(tokens[: S * L].reshape(S, L)).to(device)
-    y = torch.from_numpy(tokens[1 : S * L + 1].reshape(S, L)).to(device)
-    nll, correct, count = _score_rows(model, x, y)
-    if S * L < n:  # the few tokens past the last full row: warm up on the text before them
-        w = min(CHUNK, S * L)
-        tail = torch.from_numpy(tokens[S * L - w :]).to(device)[None]
-        _, state = model(tail[:, :w], None) if w else (None, None)
-        t_nll, t_correct, t_count = _score_rows(model, tail[:, w:-1], tail[:, w + 1 :], state)
-        nll, correct, count = nll + t_nll, correct + t_correct, count + t_count
-    return nll, correct, count
+    W = min(WARMUP, n // (S + 1)) if S > 1 else 0
+    total = np.zeros(3)
+    if W:  # the first W targets, read from the start of the split like a plain stream
+        total += _score_rows(model, t[None, :W], t[None, 1 : W + 1])
+    L = (n - W) // S
+    starts = W + L * torch.arange(S, device=t.device)
+    steps = torch.arange(L, device=t.device)
+    x, y = t[starts[:, None] + steps], t[starts[:, None] + steps + 1]  # (S, L)
+    state = model(t[starts[:, None] - W + torch.arange(W, device=t.device)], None)[1] if W else None
+    total += _score_rows(model, x, y, state)
+    a = W + S * L
+    if a < n:  # the few targets after the last full row
+        w = min(WARMUP, a)
+        state = model(t[None, a - w : a], None)[1] if w else None
+        total += _score_rows(model, t[None, a:n], t[None, a + 1 : n + 1], state)
+    return float(total[0]), int(total[1]), int(total[2])
 
 
 def _score_rows(model, x: torch.Tensor, y: torch.Tensor, state=None) -> tuple[float, int, int]:
