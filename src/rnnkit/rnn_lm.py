@@ -80,11 +80,12 @@ class RNNLanguageModel(nn.Module):
         if self.embed is None:
             x = nn.functional.one_hot(tokens, self.vocab_size).to(self.head.weight.dtype)  # (B, T, V)
         else:
-            x = self._dropout(self.embed(tokens))  # (B, T, E)
+            x = self._dropout(F.embedding(tokens, self.embed.weight))  # (B, T, E)
         if not self.training and tokens.size(1) == 1 and self.cfg.cell == "lstm" and x.device.type == "cpu":
             # Generation: oneDNN's fused LSTM costs ~3 ms per one-step call on a CPU, the cell
-            # equations ~0.4 ms (same weights, same numbers).
+            # equations ~0.4 ms (same weights, same numbers); the output layer is called directly.
             out, state = unroll("lstm", layer_weights(self.rnn, self.cfg.layers), x, state, self.cfg.hidden_size)
+            return F.linear(out, self.head.weight, self.head.bias), state
         elif self.training and self.cfg.weight_drop > 0:
             # One dropout mask on W_hh per batch, shared by all time steps (DropConnect).
             params = {n: F.dropout(p, self.cfg.weight_drop) if n.startswith("weight_hh") else p
@@ -95,7 +96,9 @@ class RNNLanguageModel(nn.Module):
         return self.head(self._dropout(out)), state  # (B, T, V)
 
     def _dropout(self, x: torch.Tensor) -> torch.Tensor:
-        if not (self.training and self.cfg.dropout > 0 and self.cfg.locked_dropout):
+        if not (self.training and self.cfg.dropout > 0):
+            return x
+        if not self.cfg.locked_dropout:
             return self.drop(x)
         keep = 1 - self.cfg.dropout
         mask = x.new_empty(x.size(0), 1, x.size(2)).bernoulli_(keep) / keep  # (B, 1, D): same for every t
