@@ -53,3 +53,17 @@ def test_readme_examples_run(tmp_path, monkeypatch):
         p = subprocess.run([sys.executable, "-m", "rnnkit.cli", *argv[1:]], cwd=tmp_path, capture_output=True,
                            text=True, timeout=300)
         assert p.returncode == 0, f"{cmd}\n{p.stderr}"
+
+
+def test_readme_python_example_runs(tmp_path, monkeypatch):
+    alice = needs_shared("alice.txt")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    shutil.copy(alice, cache / "alice.txt")
+    monkeypatch.setenv("RNNKIT_CACHE", str(cache))
+    monkeypatch.chdir(tmp_path)
+    block = re.search(r"```python\n(.*?)```", README, flags=re.S).group(1)
+    assert "cfg.train.max_time = 60" in block
+    code = block.replace("cfg.train.max_time = 60", "cfg.train.max_time = 2")
+    exec(compile(code, "README.md", "exec"), {})
+    assert (tmp_path / "runs" / "py" / "best.safetensors").is_file()
