@@ -17,6 +17,7 @@ def test_ngram_models_train_sample_and_evaluate_like_rnns(tmp_path, tiny_file):
     out = tmp_path / "run"
     p = run_cli("train", "--data", tiny_file, "--out", out, "--model", "ngram", "--order", "3")
     assert p.returncode == 0, p.stderr
+    assert "counted the n-grams of" in p.stdout and "validation loss" in p.stdout
     e = run_cli("evaluate", out, "--json")
     m = json.loads(e.stdout)
     assert 0 < m["loss"] < 2.0 and m["accuracy"] > 0.5

@@ -111,6 +111,9 @@ def _train_config(args: argparse.Namespace) -> LMConfig:
 
 
 def _summary(result: api.TrainResult) -> str:
+    if result.stopped == "counted":
+        return (f"counted the n-grams of {result.tokens:,} training tokens in {result.elapsed:.1f} s; "
+                f"validation loss {result.best_val:.4f} nats/token")
     return (
         f"trained {result.steps} steps ({result.epochs} full epochs) in {result.elapsed:.0f} s, stopped by {result.stopped}; "
         f"best validation loss {result.best_val:.4f} nats/token; gradient clipped on {result.clipped_steps} of {result.steps} steps"
