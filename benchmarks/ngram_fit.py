@@ -115,8 +115,8 @@ def main() -> None:
         model.log_probs(contexts)
         lp_s = time.perf_counter() - t0
 
-    print(f"| corpus | tokens | V | order | smoothing | stored n-grams | fit s | log_probs 16,384 rows s "
-          f"| peak RSS before fit MB | peak RSS after fit MB |")
+    print("| corpus | tokens | V | order | smoothing | stored n-grams | fit s | log_probs 16,384 rows s "
+          "| peak RSS before fit MB | peak RSS after fit MB |")
     print("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|")
     print(f"| {name} | {n_tokens:,} | {V} | {args.order} | {args.smoothing} "
           f"| {model.num_parameters():,} | {fit_s:.2f} | {lp_s:.3f} | {rss_before:.0f} | {rss_after:.0f} |")

@@ -10,7 +10,7 @@ from rnnkit.compare import CompareConfig, model_config
 from rnnkit.errors import RnnkitError
 from rnnkit.presets import PRESETS
 
-from conftest import TINY_TEXT, needs_shared, run_cli, tiny_config
+from conftest import TINY_TEXT, run_cli
 
 
 def test_ngram_models_train_sample_and_evaluate_like_rnns(tmp_path, tiny_file):

@@ -5,9 +5,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-from pathlib import Path
-
-import pytest
 
 from conftest import ROOT, needs_shared
 

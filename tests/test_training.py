@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import rnnkit
-from rnnkit import api, checkpoint
+from rnnkit import checkpoint
 from rnnkit.errors import RnnkitError, TrainingDiverged
 from rnnkit.trainer import TrainConfig, lr_factor
 

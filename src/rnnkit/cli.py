@@ -152,7 +152,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     test = api.evaluate(lm, "test", args.out)
     print(f"\ntest split: {test.loss:.3f} nats/char, {test.bits_per_char:.3f} bits/char, accuracy {test.accuracy:.1%}")
     print(_next_steps(args.out))
-    print(f"      rnnkit train --data alice --text-clean seed --out runs/alice --max-time 120")
+    print("      rnnkit train --data alice --text-clean seed --out runs/alice --max-time 120")
 
 
 def cmd_sample(args: argparse.Namespace) -> None:

@@ -1,10 +1,10 @@
 """Scoring a model on a token stream: cross-entropy, bits per character, perplexity, accuracy.
 
-A split is read as one stream, or, past 32k tokens, as ``S`` contiguous rows side by side (one
-per 4096 tokens, at most 64) for speed, carrying the state chunk to chunk; every row but the first is warmed up on the text just
-before it, so scoring in rows gives what one pass over the split gives. Models trained on the seed's
-window objective are scored the way they were trained: each token from the ``window`` tokens
-before it.
+A split is read as one stream, or, past 32k tokens, as ``S`` contiguous rows side by side
+(one per 4096 tokens, at most 64) for speed, carrying the state chunk to chunk; every row but
+the first is warmed up on the text just before it, so scoring in rows gives what one pass over
+the split gives. Models trained on the seed's window objective are scored the way they were
+trained: each token from the ``window`` tokens before it.
 """
 
 from __future__ import annotations
