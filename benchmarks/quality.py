@@ -1,7 +1,9 @@
 """Test-split quality of rnnkit's default configuration under a wall-clock budget.
 
 For each corpus: ``rnnkit train`` with the defaults (plus any ``--flag`` you pass through)
-for ``--max-time`` seconds, then ``rnnkit evaluate --split test`` on the last 10% of the text.
+for ``--max-time`` seconds, then ``rnnkit evaluate --split test`` on the last 10% of the text:
+the default model (the RNN mixed with a Kneser-Ney n-gram after training) and, with
+``--no-mix``, the RNN alone.
 
     python benchmarks/quality.py                      # alice (seed cleaning), 120 s
     python benchmarks/quality.py --corpora alice tinyshakespeare nottingham-jigs -- --cell lstm
@@ -36,8 +38,9 @@ def main() -> None:
     ap.add_argument("extra", nargs="*", help="flags passed to rnnkit train (after --)")
     args = ap.parse_args()
     print(f"rnnkit train --max-time {args.max_time:g} {' '.join(args.extra)}")
-    print("| corpus | cleaning | steps | test nats/char | test bits/char | test accuracy | test chars |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print("| corpus | cleaning | steps | n-gram weight | test nats/char | test bits/char | test accuracy "
+          "| RNN alone: test nats/char | test chars |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.corpora:
             path = SHARED / FILES[name]
@@ -48,9 +51,11 @@ def main() -> None:
             log = rnnkit("train", "--data", str(path), "--out", str(out), "--text-clean", clean,
                          "--max-time", str(args.max_time), *args.extra)
             steps = log.split("trained ")[1].split(" ")[0]
+            weight = log.split(" at weight ")[1].split(":")[0] if " at weight " in log else "-"
             m = json.loads(rnnkit("evaluate", str(out), "--split", "test", "--json"))
-            print(f"| {name} | {clean} | {steps} | {m['loss']:.3f} | {m['bits_per_char']:.3f} | {m['accuracy']:.1%} | {m['tokens']:,} |",
-                  flush=True)
+            alone = json.loads(rnnkit("evaluate", str(out), "--split", "test", "--json", "--no-mix"))
+            print(f"| {name} | {clean} | {steps} | {weight} | {m['loss']:.3f} | {m['bits_per_char']:.3f} | {m['accuracy']:.1%} "
+                  f"| {alone['loss']:.3f} | {m['tokens']:,} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,13 @@
 
 Compares rnnkit's generation (the state is carried, one recurrent step per character) with
 the seed article's way (re-read the last 10 characters for every new one), for one sample
-and for several samples generated side by side.
+and for several samples generated side by side, and the default model's mix with a 7-gram
+(counted on 2 MB of the built-in corpus) against the LSTM alone.
 
-    python benchmarks/sampling_speed.py [--length 2000]
+    python benchmarks/sampling_speed.py [--length 2000] [--run RUN_DIR]
+
+The untrained models here generate near-random text, the worst case for the n-gram's cache of
+contexts; ``--run`` also times a trained run's model, mixed and alone, on the text it writes.
 """
 
 from __future__ import annotations
@@ -13,8 +17,12 @@ import argparse
 import statistics
 import time
 
+import numpy as np
 import torch
 
+from rnnkit.corpora import builtin_text
+from rnnkit.mixture import MixedModel
+from rnnkit.ngram import NGramConfig, NGramModel
 from rnnkit.rnn_lm import RNNConfig, RNNLanguageModel
 from rnnkit.sampling import SampleConfig, generate
 
@@ -30,10 +38,18 @@ def rate(model, cfg: SampleConfig, window=None, repeats: int = 5) -> float:
     return statistics.median(rates)
 
 
+def text_ngram(vocab: int, order: int = 7) -> NGramModel:
+    """An order-N Kneser-Ney model of real text (its characters folded into ``vocab`` ids)."""
+    codes = np.frombuffer(builtin_text()[:2_000_000].encode("utf-32-le"), np.uint32)
+    ids = np.unique(codes, return_inverse=True)[1].reshape(-1) % vocab
+    return NGramModel.fit(NGramConfig(order=order), ids.astype(np.uint16), vocab)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--length", type=int, default=2000)
     ap.add_argument("--vocab", type=int, default=65)
+    ap.add_argument("--run", help="also time this trained run's best model, with and without its n-gram mix")
     args = ap.parse_args()
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, vocabulary {args.vocab}, {args.length} "
@@ -50,6 +66,19 @@ def main() -> None:
             cfg = SampleConfig(length=min(args.length, 500), temperature=0.8)
             print(f"| {name} | re-read 10-char window (seed) | 1 | {rate(model, cfg, window=10, repeats=1):,.0f} |",
                   flush=True)
+            mixed = MixedModel(model, text_ngram(args.vocab), 0.3)
+            for n in (1, 8):
+                cfg = SampleConfig(length=args.length, num_samples=n, temperature=0.8, top_k=20)
+                print(f"| {name} + 7-gram mix | carried state | {n} | {rate(mixed, cfg):,.0f} |", flush=True)
+    if args.run:
+        from rnnkit import api
+
+        for mix in (True, False):
+            lm = api.load(args.run, mix=mix)
+            name = f"{args.run} ({'mixed' if isinstance(lm.model, MixedModel) else 'RNN alone'})"
+            for n in (1, 8):
+                cfg = SampleConfig(length=args.length, num_samples=n, temperature=0.8)
+                print(f"| {name} | carried state | {n} | {rate(lm.model, cfg):,.0f} |", flush=True)
 
 
 if __name__ == "__main__":

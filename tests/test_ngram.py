@@ -264,3 +264,18 @@ def test_test_perplexity_is_finite_with_a_token_never_seen(smoothing):
     assert {6, 7} <= set(test.tolist())
     m = metrics(*score(model, test), chars=len(test) - 1)
     assert np.isfinite(m.perplexity) and 1 < m.perplexity < V * 10
+
+
+def test_one_step_calls_through_the_cache_equal_one_call(monkeypatch):
+    V = 6
+    model = NGramModel.fit(NGramConfig(order=3), random_text(400, V, 8), V)
+    tokens = torch.from_numpy(random_text(80, V, 9).astype(np.int64))[None]  # contexts repeat: 36 possible
+    whole, _ = model(tokens, None)
+    monkeypatch.setattr(ngram, "CACHE_BYTES", 4 * V * 10)  # room for 10 rows: the cache empties itself
+    model._cache.clear()
+    steps, s = [], None
+    for t in range(tokens.size(1)):
+        lp, s = model(tokens[:, t : t + 1], s)
+        steps.append(lp)
+        assert len(model._cache) <= 10
+    assert torch.equal(torch.cat(steps, dim=1), whole)

@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import checkpoint, evaluation, rundir, sampling, textdata, textstats
+from . import checkpoint, evaluation, mixture, rundir, sampling, textdata, textstats
 from .config import from_dict, merge
 from .fileio import read_json, write_json
 from .errors import RnnkitError
@@ -33,7 +33,8 @@ from .trainer import Event, FitResult, MetricsLog, fit, resolve_device
 from .vocab import Vocab
 
 # Options that may change when a run is resumed; everything else must stay as saved.
-RESUMABLE = {"train": {"epochs", "steps", "max_time", "device", "patience", "eval_every", "log_every"}}
+RESUMABLE = {"train": {"epochs", "steps", "max_time", "device", "patience", "eval_every", "log_every"},
+             "mix": {"mix_order", "mix_max_tokens"}}  # the mix is fitted anew when a run ends
 
 
 @dataclass
@@ -46,6 +47,8 @@ class TrainResult:
     clipped_steps: int
     elapsed: float
     tokens: int  # training tokens processed (counted, for n-grams)
+    mix: mixture.MixInfo | None = None  # the n-gram mixed into the best checkpoint (rnn models)
+    mix_note: str = ""  # why no n-gram was mixed in, when one was asked for
 
 
 @dataclass
@@ -71,7 +74,7 @@ def resume_config(run_dir: Path, overrides: dict) -> LMConfig:
         if bad:
             raise RnnkitError(
                 f"--resume continues the saved configuration; {', '.join('--' + b.replace('_', '-') for b in sorted(bad))} "
-                f"cannot change (only {', '.join('--' + o.replace('_', '-') for o in sorted(RESUMABLE['train']))} can)"
+                f"cannot change (only {', '.join('--' + o.replace('_', '-') for o in sorted(set().union(*RESUMABLE.values())))} can)"
             )
     return from_dict(LMConfig, merge(saved, overrides), "config")
 
@@ -113,7 +116,39 @@ def train(config: LMConfig, out: str | Path, *, resume: bool = False, overwrite:
     result: FitResult = fit(task, config.train, out, device, resume_from=out / LAST if resume else None,
                             on_event=on_event, stop_after=stop_after)
     st = result.state
-    return TrainResult(out, st.step, st.epoch, st.best_val, st.stopped, st.clipped, st.elapsed, st.tokens)
+    done = TrainResult(out, st.step, st.epoch, st.best_val, st.stopped, st.clipped, st.elapsed, st.tokens)
+    if st.stopped:  # not for a run cut short (stop_after)
+        done.mix, done.mix_note = _attach_mix(config, corpus, out, device)
+    return done
+
+
+def _attach_mix(config: LMConfig, corpus: textdata.Corpus, out: Path,
+                device: torch.device) -> tuple[mixture.MixInfo | None, str]:
+    """Fit the n-gram mix for the best checkpoint and store it there (see ``mixture.py``)."""
+    m = config.mix
+    if not m.mix_order:
+        return None, ""
+    if config.train.objective != "stream":
+        return None, "no n-gram mix for the window objective (its model reads fixed windows, not the stream)"
+    n_train = len(corpus.part("train"))
+    if n_train > m.mix_max_tokens:
+        return None, (f"no n-gram mix: the training split has {n_train:,} tokens, more than --mix-max-tokens "
+                      f"{m.mix_max_tokens:,}")
+    ckpt = out / BEST
+    tensors, meta = checkpoint.load(ckpt)
+    rnn = build_model(config, len(corpus.vocab))
+    rnn.load_state_dict(checkpoint.section(tensors, "model"))
+    rnn.to(device).eval()
+    info, ngram = mixture.fit(m, config.ngram.discount, rnn, corpus.part("train"), corpus.part("val"),
+                              len(corpus.vocab), device, config.train.val_tokens or None)
+    tensors = {k: v for k, v in tensors.items() if not k.startswith("mix/")}  # a resumed run fits anew
+    meta.pop("mix", None)
+    if ngram is None:
+        checkpoint.save(ckpt, tensors, meta)
+        return None, f"no n-gram mix: the {m.mix_order}-gram's fitted weight is {info.weight:.3f}, too small to matter"
+    meta["mix"] = dataclasses.asdict(info)
+    checkpoint.save(ckpt, {**tensors, **checkpoint.with_prefix("mix", ngram.state_dict())}, meta)
+    return info, ""
 
 
 def _count(config: LMConfig, corpus: textdata.Corpus, out: Path) -> TrainResult:
@@ -136,8 +171,12 @@ def _count(config: LMConfig, corpus: textdata.Corpus, out: Path) -> TrainResult:
     return TrainResult(out, 0, 1, val, "counted", 0, elapsed, len(corpus.part("train")))
 
 
-def load(path: str | Path, device: str = "cpu", which: str = "best") -> LoadedModel:
-    """Load a run directory's ``best`` (or ``last``) checkpoint, or a checkpoint file, onto ``device``."""
+def load(path: str | Path, device: str = "cpu", which: str = "best", mix: bool = True) -> LoadedModel:
+    """Load a run directory's ``best`` (or ``last``) checkpoint, or a checkpoint file, onto ``device``.
+
+    A recurrent model whose checkpoint holds an n-gram mix comes back mixed with it, unless
+    ``mix=False`` (the recurrent model alone).
+    """
     ckpt = rundir.checkpoint_path(Path(path), which)
     tensors, meta = checkpoint.load(ckpt)
     cfg = config_from_meta(meta)
@@ -148,6 +187,8 @@ def load(path: str | Path, device: str = "cpu", which: str = "best") -> LoadedMo
         model.load_state_dict(checkpoint.section(tensors, "model"))
     except RuntimeError as e:
         raise RnnkitError(f"checkpoint {ckpt} does not match its own config ({str(e).splitlines()[0]}); it is damaged")
+    if mix and "mix" in meta:
+        model = mixture.load(meta["mix"], checkpoint.section(tensors, "mix"), model, len(vocab))
     model.to(dev).eval()
     return LoadedModel(model, vocab, cfg, meta, dev, ckpt)
 
@@ -203,10 +244,11 @@ def sample_with_stats(lm: LoadedModel, cfg: SampleConfig | None = None) -> tuple
 
 
 def num_parameters(lm: LoadedModel) -> int:
-    """Trainable weights of a recurrent model, stored n-gram entries of a count model."""
+    """Trainable weights of a recurrent model, stored n-gram entries of a count model (both, mixed)."""
     if isinstance(lm.model, NGramModel):
         return lm.model.num_parameters()
-    return sum(p.numel() for p in lm.model.parameters())
+    entries = lm.model.ngram.num_parameters() if isinstance(lm.model, mixture.MixedModel) else 0
+    return entries + sum(p.numel() for p in lm.model.parameters())
 
 
 def evaluate(lm: LoadedModel, split: str = "test", run_dir: str | Path | None = None) -> evaluation.Metrics:

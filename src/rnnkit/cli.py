@@ -27,11 +27,12 @@ from .ngram import NGramConfig
 from .presets import PRESETS, preset
 from .progress import ProgressDisplay
 from .rnn_lm import RNNConfig
+from .mixture import MixConfig
 from .sampling import SampleConfig
 from .textdata import SPLITS, DataConfig
 from .trainer import TrainConfig
 
-SECTIONS = {"data": DataConfig, "rnn": RNNConfig, "ngram": NGramConfig, "train": TrainConfig}
+SECTIONS = {"data": DataConfig, "rnn": RNNConfig, "ngram": NGramConfig, "mix": MixConfig, "train": TrainConfig}
 
 
 def _train_parser(sub) -> None:
@@ -70,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("run", type=Path, help="run directory or checkpoint file")
     s.add_argument("--checkpoint", choices=["best", "last"], default="best", help="which checkpoint of the run")
     s.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
+    s.add_argument("--no-mix", dest="mix", action="store_false",
+                   help="use the recurrent model alone, without the n-gram it was mixed with after training")
     s.add_argument("--stats", action="store_true",
                    help="also report how much of the samples is copied from the training text, and their diversity")
     add_arguments(s, SampleConfig, "sample")
@@ -82,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"training seconds per model (default: {CompareConfig.budget:g})")
     c.add_argument("--models", nargs="+", default=list(CompareConfig.models), metavar="MODEL",
                    help=f"models to compare (default: {' '.join(CompareConfig.models)}); also trigram, <N>gram, "
-                        f"<N>gram-addk")
+                        f"<N>gram-addk, rnn+ngram, gru+ngram")
     c.add_argument("--seed", type=int, default=CompareConfig.seed, help="random seed for every model")
     c.add_argument("--device", default=CompareConfig.device, help="cpu, cuda or auto")
     c.add_argument("--sample-length", type=int, default=CompareConfig.sample_length,
@@ -94,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--split", choices=SPLITS, default="test", help="which split (default: test)")
     e.add_argument("--checkpoint", choices=["best", "last"], default="best", help="which checkpoint of the run")
     e.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
+    e.add_argument("--no-mix", dest="mix", action="store_false",
+                   help="score the recurrent model alone, without the n-gram it was mixed with after training")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
@@ -114,10 +119,17 @@ def _summary(result: api.TrainResult) -> str:
     if result.stopped == "counted":
         return (f"counted the n-grams of {result.tokens:,} training tokens in {result.elapsed:.1f} s; "
                 f"validation loss {result.best_val:.4f} nats/token")
-    return (
+    text = (
         f"trained {result.steps} steps ({result.epochs} full epochs) in {result.elapsed:.0f} s, stopped by {result.stopped}; "
         f"best validation loss {result.best_val:.4f} nats/token; gradient clipped on {result.clipped_steps} of {result.steps} steps"
     )
+    if result.mix:
+        m = result.mix
+        text += (f"\nmixed with a {m.order}-gram (Kneser-Ney, {m.val_ngram:.4f} alone) at weight {m.weight:.2f}: "
+                 f"validation {m.val_rnn:.4f} -> {m.val_mixed:.4f} nats/token (rnnkit sample/evaluate --no-mix: the RNN alone)")
+    elif result.mix_note:
+        text += "\n" + result.mix_note
+    return text
 
 
 def _next_steps(run: Path) -> str:
@@ -146,7 +158,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
         result = api.train(cfg, args.out, overwrite=overwrite, on_event=show)
     print(_summary(result))
     lm = api.load(args.out)
-    print(f"model: {api.num_parameters(lm):,} parameters, vocabulary of {len(lm.vocab)} characters")
+    mixed = f", mixed with a {result.mix.order}-gram" if result.mix else ""
+    print(f"model: {api.num_parameters(lm):,} parameters{mixed}, vocabulary of {len(lm.vocab)} characters")
     for i, text in enumerate(api.sample(lm, SampleConfig(length=400, temperature=0.8, num_samples=2, seed=1))):
         print(f"\n--- sample {i + 1} (temperature 0.8) ---\n{text.strip()}")
     test = api.evaluate(lm, "test", args.out)
@@ -156,7 +169,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
-    lm = api.load(args.run, device=args.device, which=args.checkpoint)
+    lm = api.load(args.run, device=args.device, which=args.checkpoint, mix=args.mix)
     typed = overrides_from_args(args).get("sample", {})  # flags override the run's sampling defaults
     cfg = from_dict(SampleConfig, merge(dataclasses.asdict(lm.config.sample), typed), "options")
     texts, stats = api.sample_with_stats(lm, cfg) if args.stats else (api.sample(lm, cfg), None)
@@ -182,7 +195,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    lm = api.load(args.run, device=args.device, which=args.checkpoint)
+    lm = api.load(args.run, device=args.device, which=args.checkpoint, mix=args.mix)
     run_dir = args.run if args.run.is_dir() else args.run.parent  # a checkpoint file inside its run
     m = api.evaluate(lm, args.split, run_dir)
     if args.json:

@@ -6,7 +6,8 @@ plot of validation loss against training time, and each model's run directory.
 
 Model names: ``unigram``, ``bigram``, ``trigram``, ``<N>gram`` or ``<N>gram-kn`` (Kneser-Ney),
 ``<N>gram-addk`` (add-k), ``seed`` (the seed article's model, see ``presets.py``), ``rnn``, ``lstm``,
-``gru`` (rnnkit's defaults with that cell).
+``gru`` (rnnkit's defaults with that cell, alone), ``rnn+ngram``, ``lstm+ngram``, ``gru+ngram`` (the
+same, mixed with a Kneser-Ney n-gram after training, as ``rnnkit train`` does by default).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from .fileio import atomic_write_bytes
 from .language_model import LMConfig, check_corpus_fits
 from .textdata import DataConfig
 
-DEFAULT_MODELS = ("unigram", "bigram", "5gram", "seed", "rnn", "lstm", "gru")
+DEFAULT_MODELS = ("unigram", "bigram", "5gram", "seed", "rnn", "lstm", "gru", "lstm+ngram")
 NAMED_ORDERS = {"unigram": 1, "bigram": 2, "trigram": 3}
 NGRAM_NAME = re.compile(r"^(\d+)gram(-addk|-kn)?$")
 
@@ -64,10 +65,13 @@ def model_config(name: str, cmp: CompareConfig) -> LMConfig:
     if name == "seed":
         seed = {k: v for k, v in presets.preset("seed").items() if k != "data"}  # one data setup for all
         return from_dict(LMConfig, merge(seed, base))
-    if name in ("rnn", "lstm", "gru"):
-        return from_dict(LMConfig, merge(base, {"rnn": {"cell": name}}))
+    cell, _, mixed = name.partition("+")
+    if cell in ("rnn", "lstm", "gru") and mixed in ("", "ngram"):
+        alone = {} if mixed else {"mix": {"mix_order": 0}}
+        return from_dict(LMConfig, merge(base, {"rnn": {"cell": cell}, **alone}))
     raise RnnkitError(
-        f"--models: unknown model {name!r}; use unigram, bigram, trigram, <N>gram, <N>gram-addk, seed, rnn, lstm or gru"
+        f"--models: unknown model {name!r}; use unigram, bigram, trigram, <N>gram, <N>gram-addk, seed, rnn, lstm, gru, "
+        f"rnn+ngram, lstm+ngram or gru+ngram"
     )
 
 

@@ -1,7 +1,7 @@
 """Scoring a model on a token stream: cross-entropy, bits per character, perplexity, accuracy.
 
-A split is read as one stream, or, past 32k tokens, as ``S`` contiguous rows side by side
-(one per 4096 tokens, at most 64) for speed, carrying the state chunk to chunk; every row but
+A split is read as one stream, or, past 8k tokens, as ``S`` contiguous rows side by side
+(one per 1024 tokens, at most 64) for speed, carrying the state chunk to chunk; every row but
 the first is warmed up on the text just before it, so scoring in rows gives what one pass over
 the split gives. Models trained on the seed's window objective are scored the way they were
 trained: each token from the ``window`` tokens before it.
@@ -17,6 +17,7 @@ import torch
 from torch.nn import functional as F
 
 CHUNK = 256
+MAX_LOGITS = 1 << 24  # logits held at once while scoring (64 MB); fewer time steps for large vocabularies
 WARMUP = 256  # tokens of context read before each row of a split
 
 
@@ -33,14 +34,33 @@ class Metrics:
 
 
 def rows_for(n: int) -> int:
-    """One row for splits up to 32k tokens (read exactly as one stream), else one per 4096 tokens."""
-    return 1 if n <= 32768 else min(64, n // 4096)
+    """One row for splits up to 8k tokens (read exactly as one stream), else one per 1024 tokens."""
+    return 1 if n <= 8192 else min(64, n // 1024)
 
 
 @torch.inference_mode()
 def score(model, tokens: np.ndarray, device: torch.device | str = "cpu", window: int | None = None,
           max_tokens: int | None = None) -> tuple[float, int, int]:
-    """Return ``(sum of negative log-likelihoods, number correct, number of targets)``.
+    """Return ``(sum of negative log-likelihoods, number correct, number of targets)``."""
+    nll, correct, count = 0.0, 0, 0
+    for logits, target in _predictions(model, tokens, device, window, max_tokens):
+        nll += F.cross_entropy(logits.float(), target, reduction="sum").item()
+        correct += (logits.argmax(-1) == target).sum().item()
+        count += target.numel()
+    return nll, correct, count
+
+
+@torch.inference_mode()
+def target_log_probs(model, tokens: np.ndarray, device: torch.device | str = "cpu", window: int | None = None,
+                     max_tokens: int | None = None) -> np.ndarray:
+    """The log-probability of every target, float64, in the same (deterministic) order for any model."""
+    parts = [F.log_softmax(logits.float(), -1).gather(-1, target[:, None])[:, 0].double().cpu()
+             for logits, target in _predictions(model, tokens, device, window, max_tokens)]
+    return torch.cat(parts).numpy()
+
+
+def _predictions(model, tokens: np.ndarray, device, window: int | None, max_tokens: int | None):
+    """Yield ``(logits (M, V), targets (M,))`` pieces that together predict every token of the split.
 
     The split is read as ``S`` rows side by side (for speed). Each row after the first starts
     with a state warmed up on the ``WARMUP`` tokens just before it, so the result is the one a
@@ -51,49 +71,41 @@ def score(model, tokens: np.ndarray, device: torch.device | str = "cpu", window:
     """
     tokens = np.asarray(tokens[: max_tokens + 1] if max_tokens else tokens).astype(np.int64)
     if window is not None:
-        return _score_windows(model, tokens, device, window)
+        yield from _window_predictions(model, tokens, device, window)
+        return
     t = torch.from_numpy(tokens).to(device)
     n = len(tokens) - 1
     S = rows_for(n)
     W = min(WARMUP, n // (S + 1)) if S > 1 else 0
-    total = np.zeros(3)
     if W:  # the first W targets, read from the start of the split like a plain stream
-        total += _score_rows(model, t[None, :W], t[None, 1 : W + 1])
+        yield from _row_predictions(model, t[None, :W], t[None, 1 : W + 1])
     L = (n - W) // S
     starts = W + L * torch.arange(S, device=t.device)
     steps = torch.arange(L, device=t.device)
     x, y = t[starts[:, None] + steps], t[starts[:, None] + steps + 1]  # (S, L)
     state = model(t[starts[:, None] - W + torch.arange(W, device=t.device)], None)[1] if W else None
-    total += _score_rows(model, x, y, state)
+    yield from _row_predictions(model, x, y, state)
     a = W + S * L
     if a < n:  # the few targets after the last full row
         w = min(WARMUP, a)
         state = model(t[None, a - w : a], None)[1] if w else None
-        total += _score_rows(model, t[None, a:n], t[None, a + 1 : n + 1], state)
-    return float(total[0]), int(total[1]), int(total[2])
+        yield from _row_predictions(model, t[None, a:n], t[None, a + 1 : n + 1], state)
 
 
-def _score_rows(model, x: torch.Tensor, y: torch.Tensor, state=None) -> tuple[float, int, int]:
-    nll = 0.0
-    correct = 0
-    for a in range(0, x.size(1), CHUNK):
-        logits, state = model(x[:, a : a + CHUNK], state)  # (S, c, V)
-        target = y[:, a : a + CHUNK]
-        nll += F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), target.reshape(-1), reduction="sum").item()
-        correct += (logits.argmax(-1) == target).sum().item()
-    return nll, correct, y.numel()
+def _row_predictions(model, x: torch.Tensor, y: torch.Tensor, state=None):
+    vocab = getattr(model, "vocab_size", 1)
+    chunk = max(1, min(CHUNK, MAX_LOGITS // (x.size(0) * vocab)))
+    for a in range(0, x.size(1), chunk):
+        logits, state = model(x[:, a : a + chunk], state)  # (S, c, V)
+        yield logits.reshape(-1, logits.size(-1)), y[:, a : a + chunk].reshape(-1)
 
 
-def _score_windows(model, tokens: np.ndarray, device, window: int, batch: int = 2048) -> tuple[float, int, int]:
+def _window_predictions(model, tokens: np.ndarray, device, window: int, batch: int = 2048):
     views = np.lib.stride_tricks.sliding_window_view(tokens, window + 1)  # (N, window+1)
-    nll, correct = 0.0, 0
     for a in range(0, len(views), batch):
         w = torch.from_numpy(np.ascontiguousarray(views[a : a + batch])).to(device)
         logits, _ = model(w[:, :-1], None)
-        last = logits[:, -1].float()
-        nll += F.cross_entropy(last, w[:, -1], reduction="sum").item()
-        correct += (last.argmax(-1) == w[:, -1]).sum().item()
-    return nll, correct, len(views)
+        yield logits[:, -1], w[:, -1]
 
 
 def metrics(nll: float, correct: int, count: int, chars: int) -> Metrics:

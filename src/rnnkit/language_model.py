@@ -18,6 +18,7 @@ from . import evaluation
 from .batching import Batch, StreamBatches, WindowBatches
 from .config import check_choices, from_dict, option
 from .errors import RnnkitError
+from .mixture import MixConfig
 from .ngram import NGramConfig, NGramModel
 from .rnn_lm import RNNConfig, RNNLanguageModel, detach_state
 from .sampling import SampleConfig
@@ -34,6 +35,7 @@ class LMConfig:
     data: DataConfig = field(default_factory=DataConfig)
     rnn: RNNConfig = field(default_factory=RNNConfig)
     ngram: NGramConfig = field(default_factory=NGramConfig)
+    mix: MixConfig = field(default_factory=MixConfig)  # rnn models: the n-gram interpolated after training
     train: TrainConfig = field(default_factory=TrainConfig)
     sample: SampleConfig = field(default_factory=SampleConfig)  # this run's sampling defaults
 

@@ -35,6 +35,8 @@ from .errors import RnnkitError
 FIT_CHUNK = 1 << 22  # tokens read from the (memory-mapped) corpus at a time while counting
 BLOCK_ELEMENTS = 1 << 22  # log_probs works on at most this many (row, token) probabilities at once
 INT64_MAX = np.iinfo(np.int64).max
+CACHE_BYTES = 1 << 26  # log-probability rows kept for contexts seen in small (generation) calls
+SMALL_CALL = 16  # calls predicting at most this many positions go through that cache
 CODE_LIMIT = INT64_MAX  # windows are counted as one number each while (V+1)**N stays below this
 
 
@@ -114,6 +116,7 @@ class NGramModel:
     def _index(self) -> None:
         """Per context: where its run of continuations starts, a(h) and N1+(h .) (derived, not stored)."""
         V, N = self.vocab_size, self.cfg.order
+        self._cache: dict[bytes, np.ndarray] = {}
         self.ctx_start: list = [None, None]
         self.ctx_total: list = [None, np.array([self.counts[1].sum()], np.float64)]
         self.ctx_types: list = [None, np.array([np.count_nonzero(self.counts[1])], np.float64)]
@@ -224,9 +227,21 @@ class NGramModel:
         full = np.concatenate([prev, x], axis=1)  # (B, N-1+T)
         window = np.arange(T)[:, None] + np.arange(1, N)[None, :]  # (T, N-1) positions in full
         contexts = full[:, window].reshape(B * T, N - 1)
-        out = self.log_probs(contexts).reshape(B, T, V)
+        out = (self._cached_log_probs(contexts) if B * T <= SMALL_CALL else self.log_probs(contexts)).reshape(B, T, V)
         new_state = np.ascontiguousarray(full[:, full.shape[1] - (N - 1) :])
         return torch.from_numpy(out).to(tokens.device), torch.from_numpy(new_state).to(tokens.device)
+
+    def _cached_log_probs(self, contexts: np.ndarray) -> np.ndarray:
+        """``log_probs`` through a cache: generation asks for the same few contexts again and again,
+        and one lookup costs far less than the searches and counts of one uncached row."""
+        keys = [c.tobytes() for c in contexts]
+        missing = [i for i, k in enumerate(keys) if k not in self._cache]
+        if missing:
+            if len(self._cache) + len(missing) > CACHE_BYTES // (4 * self.vocab_size):
+                self._cache.clear()
+            for i, row in zip(missing, self.log_probs(contexts[missing])):
+                self._cache[keys[i]] = row
+        return np.stack([self._cache[k] for k in keys])
 
     # no-ops, so the model goes where rnnkit expects an nn.Module (sampling, evaluation)
     def eval(self) -> NGramModel:

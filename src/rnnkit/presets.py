@@ -5,8 +5,9 @@ a SimpleRNN of 128 tanh units reading one-hot characters, windows of 10 characte
 1 that predict only the next character, a softmax layer, RMSprop with Keras' settings
 (learning rate 0.001, rho 0.9), batch 128, 25 epochs, no clipping or dropout, on the seed's
 cleaned text. Keras initializes the weights differently (Glorot/orthogonal), the one
-deliberate difference. ``rnnkit sample`` then generates as the article does: greedily, 100
-characters after a random 10-character window of the text.
+deliberate difference. The model is used alone, without rnnkit's n-gram mix. ``rnnkit
+sample`` then generates as the article does: greedily, 100 characters after a random
+10-character window of the text.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ PRESETS: dict[str, dict] = {
         "train": {"objective": "window", "seq_len": 10, "window_step": 1, "batch_size": 128, "epochs": 25,
                   "optimizer": "rmsprop", "lr": 1e-3, "lr_schedule": "constant", "warmup_steps": 0,
                   "weight_decay": 0.0, "clip_norm": 0.0, "clip_value": 0.0},
+        "mix": {"mix_order": 0},  # the article's model alone
         "sample": {"greedy": True, "length": 100},  # argmax from a random 10-char window, as in the article
     },
 }
