@@ -39,7 +39,7 @@ class MixConfig:
     mix_order: int = option(7, "after training, interpolate the recurrent model with a Kneser-Ney n-gram of this "
                             "order counted on the training split; the weight is fit on the validation split "
                             "(0 = off; recurrent models on the stream objective only)")
-    mix_max_tokens: int = option(5_000_000, "fit no n-gram for the mix when the training split has more tokens "
+    mix_max_tokens: int = option(2_000_000, "fit no n-gram for the mix when the training split has more tokens "
                                  "than this (the RNN learns a long text well, and the n-gram tables grow with it)")
 
     def __post_init__(self) -> None:
