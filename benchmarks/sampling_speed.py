@@ -28,10 +28,13 @@ from rnnkit.sampling import SampleConfig, generate
 
 
 def rate(model, cfg: SampleConfig, window=None, repeats: int = 5) -> float:
-    """Median characters/s over ``repeats`` generations (after a warm-up)."""
+    """Median characters/s over ``repeats`` generations (after a warm-up), each with an empty
+    n-gram context cache (a mixed model's), as a new ``rnnkit sample`` process has."""
     generate(model, [0], SampleConfig(length=50), window=window)
     rates = []
     for _ in range(repeats):
+        if isinstance(model, MixedModel):
+            model.ngram._cache.clear()
         t = time.perf_counter()
         generate(model, [0], cfg, window=window)
         rates.append(cfg.length * cfg.num_samples / (time.perf_counter() - t))

@@ -279,3 +279,16 @@ def test_one_step_calls_through_the_cache_equal_one_call(monkeypatch):
         steps.append(lp)
         assert len(model._cache) <= 10
     assert torch.equal(torch.cat(steps, dim=1), whole)
+
+
+@pytest.mark.parametrize("order", [1, 2, 5])
+def test_one_row_kneser_ney_equals_the_vectorized_rows(order):
+    V = 9
+    model = NGramModel.fit(NGramConfig(order=order), random_text(2000, V, 10), V)
+    rng = np.random.default_rng(11)
+    contexts = rng.integers(0, V, size=(200, order - 1))
+    for i, pad in enumerate(rng.integers(0, order, size=200)):
+        contexts[i, :pad] = -1  # contexts near the start of a text
+    expected = model._probs(contexts)
+    for row, p in zip(contexts, expected):
+        np.testing.assert_array_equal(model._kn_probs_one(row), p)

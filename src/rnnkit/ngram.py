@@ -239,9 +239,43 @@ class NGramModel:
         if missing:
             if len(self._cache) + len(missing) > CACHE_BYTES // (4 * self.vocab_size):
                 self._cache.clear()
-            for i, row in zip(missing, self.log_probs(contexts[missing])):
+            if self.cfg.smoothing == "kneser-ney":  # one row at a time is cheaper for a handful of rows
+                rows = [np.log(self._kn_probs_one(contexts[i])).astype(np.float32) for i in missing]
+            else:
+                rows = self.log_probs(contexts[missing])
+            for i, row in zip(missing, rows):
                 self._cache[keys[i]] = row
         return np.stack([self._cache[k] for k in keys])
+
+    def _kn_probs_one(self, context: np.ndarray) -> np.ndarray:
+        """``_probs`` for one Kneser-Ney context ``(N-1,)``, with scalar lookups instead of
+        row-vectorized ones (same arithmetic, so the same numbers)."""
+        V, N, D = self.vocab_size, self.cfg.order, self.cfg.discount
+        ctx = [int(t) for t in context]
+        ids = [0]
+        for k in range(1, N):  # the row of each suffix of k tokens, -1 if unseen or padded
+            cur = ctx[N - 1 - k]
+            for j in range(N - k, N - 1):
+                if cur < 0 or ctx[j] < 0:
+                    cur = -1
+                    break
+                keys, query = self.keys[j - (N - 1 - k) + 1], cur * V + ctx[j]
+                pos = int(keys.searchsorted(query))
+                cur = pos if pos < len(keys) and keys[pos] == query else -1
+            ids.append(cur)
+        p = np.full(V, 1.0 / V)
+        for n in range(1, N + 1):
+            c = ids[n - 1]
+            if c < 0 or self.ctx_total[n][c] <= 0:
+                continue  # back off: keep P_{n-1}
+            if n == 1:
+                dense = self.counts[1].astype(np.float64)
+            else:
+                a, b = self.ctx_start[n][c], self.ctx_start[n][c + 1]
+                dense = np.zeros(V)
+                dense[self.keys[n][a:b] % V] = self.counts[n][a:b]
+            p = (np.maximum(dense - D, 0.0) + (D * self.ctx_types[n][c]) * p) / self.ctx_total[n][c]
+        return p
 
     # no-ops, so the model goes where rnnkit expects an nn.Module (sampling, evaluation)
     def eval(self) -> NGramModel:
