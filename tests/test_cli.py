@@ -135,6 +135,7 @@ def test_demo_on_the_builtin_corpus(tmp_path):
     out = p.stdout
     assert "python-docs" in out and "--- sample 1" in out and "--- sample 2" in out
     assert "test split:" in out and "bits/char" in out
+    assert "mixed with a 7-gram" in out and "weights, mixed with a 7-gram of" in out
     assert "run directory: runs/demo" in out and "rnnkit sample runs/demo" in out
     assert (tmp_path / "runs" / "demo" / "best.safetensors").is_file()
     again = run_cli("demo", "--max-time", "1", cwd=tmp_path)  # the demo may replace its own run
