@@ -7,6 +7,7 @@ from rnnkit.sampling import SampleConfig, generate, next_token
 
 import pytest
 from rnnkit.errors import RnnkitError
+from rnnkit.rnn_lm import RNNConfig, RNNLanguageModel
 
 
 def test_greedy_is_argmax():
@@ -82,3 +83,19 @@ def test_prime_outside_vocabulary(trained_run):
 def test_bad_sample_options(kw, match):
     with pytest.raises(RnnkitError, match=match):
         SampleConfig(**kw)
+
+
+@pytest.mark.parametrize("impl", ["fused", "explicit"])
+def test_one_step_lstm_calls_match_one_call_over_the_sequence(impl):
+    """Generation's one-step path (PyTorch's cell op on the CPU) gives the layer's own numbers."""
+    torch.manual_seed(0)
+    model = RNNLanguageModel(RNNConfig(cell="lstm", layers=2, hidden_size=24, embedding_size=8, impl=impl), 11).eval()
+    tokens = torch.randint(0, 11, (3, 12))
+    with torch.no_grad():
+        whole, (h, c) = model(tokens)
+        steps, state = [], None
+        for t in range(tokens.size(1)):
+            logits, state = model(tokens[:, t : t + 1], state)
+            steps.append(logits)
+    assert torch.allclose(torch.cat(steps, 1), whole, atol=1e-5)
+    assert torch.allclose(state[0], h, atol=1e-5) and torch.allclose(state[1], c, atol=1e-5)
