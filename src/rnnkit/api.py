@@ -136,9 +136,7 @@ def _attach_mix(config: LMConfig, corpus: textdata.Corpus, out: Path,
                       f"{m.mix_max_tokens:,}")
     ckpt = out / BEST
     tensors, meta = checkpoint.load(ckpt)
-    rnn = build_model(config, len(corpus.vocab))
-    rnn.load_state_dict(checkpoint.section(tensors, "model"))
-    rnn.to(device).eval()
+    rnn = _saved_model(config, len(corpus.vocab), tensors, ckpt).to(device).eval()
     info, ngram = mixture.fit(m, config.ngram.discount, rnn, corpus.part("train"), corpus.part("val"),
                               len(corpus.vocab), device, config.train.val_tokens or None)
     tensors = {k: v for k, v in tensors.items() if not k.startswith("mix/")}  # a resumed run fits anew
@@ -182,15 +180,21 @@ def load(path: str | Path, device: str = "cpu", which: str = "best", mix: bool =
     cfg = config_from_meta(meta)
     vocab = Vocab.from_json(meta["vocab"])
     dev = resolve_device(device)
-    model = build_model(cfg, len(vocab))
-    try:
-        model.load_state_dict(checkpoint.section(tensors, "model"))
-    except RuntimeError as e:
-        raise RnnkitError(f"checkpoint {ckpt} does not match its own config ({str(e).splitlines()[0]}); it is damaged")
+    model = _saved_model(cfg, len(vocab), tensors, ckpt)
     if mix and "mix" in meta:
         model = mixture.load(meta["mix"], checkpoint.section(tensors, "mix"), model, len(vocab))
     model.to(dev).eval()
     return LoadedModel(model, vocab, cfg, meta, dev, ckpt)
+
+
+def _saved_model(cfg: LMConfig, vocab_size: int, tensors: dict[str, torch.Tensor], ckpt: Path):
+    """The model of ``cfg`` with the ``model/`` weights of checkpoint ``ckpt`` (alone, unmixed)."""
+    model = build_model(cfg, vocab_size)
+    try:
+        model.load_state_dict(checkpoint.section(tensors, "model"))
+    except RuntimeError as e:
+        raise RnnkitError(f"checkpoint {ckpt} does not match its own config ({str(e).splitlines()[0]}); it is damaged")
+    return model
 
 
 def default_prime(vocab: Vocab) -> list[int]:

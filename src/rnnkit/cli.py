@@ -159,7 +159,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     print(_summary(result))
     lm = api.load(args.out)
     weights = sum(p.numel() for p in lm.model.parameters())
-    mixed = f", mixed with a {result.mix.order}-gram of {api.num_parameters(lm) - weights:,} entries" if result.mix else ""
+    mixed = f", mixed with a {result.mix.order}-gram of {lm.model.ngram.num_parameters():,} entries" if result.mix else ""
     print(f"model: {weights:,} weights{mixed}, vocabulary of {len(lm.vocab)} characters")
     for i, text in enumerate(api.sample(lm, SampleConfig(length=400, temperature=0.8, num_samples=2, seed=1))):
         print(f"\n--- sample {i + 1} (temperature 0.8) ---\n{text.strip()}")
