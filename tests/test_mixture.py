@@ -143,3 +143,17 @@ def test_cli_reports_the_mix_and_scores_without_it(tmp_path, tiny_file):
     assert s.returncode == 0, s.stderr
     bad = run_cli("train", "--data", tiny_file, "--out", tmp_path / "bad", "--mix-order", "-2")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "mix" in bad.stderr
+
+
+@pytest.mark.parametrize("change", [{"mix_order": 0}, {"mix_max_tokens": 100}])
+def test_resuming_without_the_mix_removes_the_old_one(tmp_path, tiny_file, change):
+    cfg = tiny_config(tiny_file, steps=20)
+    cfg.mix.mix_order = 3
+    rnnkit.train(cfg, tmp_path / "run")
+    assert "mix" in checkpoint.load(tmp_path / "run" / "best.safetensors")[1]
+    cfg = api.resume_config(tmp_path / "run", {"mix": change})  # same budget: no new best checkpoint
+    result = rnnkit.train(cfg, tmp_path / "run", resume=True)
+    assert result.mix is None
+    tensors, meta = checkpoint.load(tmp_path / "run" / "best.safetensors")
+    assert "mix" not in meta and not any(k.startswith("mix/") for k in tensors)
+    assert isinstance(api.load(tmp_path / "run").model, RNNLanguageModel)

@@ -124,29 +124,34 @@ def train(config: LMConfig, out: str | Path, *, resume: bool = False, overwrite:
 
 def _attach_mix(config: LMConfig, corpus: textdata.Corpus, out: Path,
                 device: torch.device) -> tuple[mixture.MixInfo | None, str]:
-    """Fit the n-gram mix for the best checkpoint and store it there (see ``mixture.py``)."""
+    """Fit the n-gram mix for the best checkpoint and store it there, replacing any earlier one
+    (see ``mixture.py``); returns what was mixed in, or why nothing was."""
     m = config.mix
-    if not m.mix_order:
-        return None, ""
-    if config.train.objective != "stream":
-        return None, "no n-gram mix for the window objective (its model reads fixed windows, not the stream)"
-    n_train = len(corpus.part("train"))
-    if n_train > m.mix_max_tokens:
-        return None, (f"no n-gram mix: the training split has {n_train:,} tokens, more than --mix-max-tokens "
-                      f"{m.mix_max_tokens:,}")
     ckpt = out / BEST
     tensors, meta = checkpoint.load(ckpt)
-    rnn = _saved_model(config, len(corpus.vocab), tensors, ckpt).to(device).eval()
-    info, ngram = mixture.fit(m, config.ngram.discount, rnn, corpus.part("train"), corpus.part("val"),
-                              len(corpus.vocab), device, config.train.val_tokens or None)
-    tensors = {k: v for k, v in tensors.items() if not k.startswith("mix/")}  # a resumed run fits anew
+    n_train = len(corpus.part("train"))
+    info, ngram, note = None, None, ""
+    if not m.mix_order:
+        pass
+    elif config.train.objective != "stream":
+        note = "no n-gram mix for the window objective (its model reads fixed windows, not the stream)"
+    elif n_train > m.mix_max_tokens:
+        note = f"no n-gram mix: the training split has {n_train:,} tokens, more than --mix-max-tokens {m.mix_max_tokens:,}"
+    else:
+        rnn = _saved_model(config, len(corpus.vocab), tensors, ckpt).to(device).eval()
+        info, ngram = mixture.fit(m, config.ngram.discount, rnn, corpus.part("train"), corpus.part("val"),
+                                  len(corpus.vocab), device, config.train.val_tokens or None)
+        if ngram is None:
+            note = f"no n-gram mix: the {m.mix_order}-gram's fitted weight is {info.weight:.3f}, too small to matter"
+    if ngram is None and "mix" not in meta:
+        return None, note  # nothing to write
+    tensors = {k: v for k, v in tensors.items() if not k.startswith("mix/")}  # a resumed run's earlier mix
     meta.pop("mix", None)
-    if ngram is None:
-        checkpoint.save(ckpt, tensors, meta)
-        return None, f"no n-gram mix: the {m.mix_order}-gram's fitted weight is {info.weight:.3f}, too small to matter"
-    meta["mix"] = dataclasses.asdict(info)
-    checkpoint.save(ckpt, {**tensors, **checkpoint.with_prefix("mix", ngram.state_dict())}, meta)
-    return info, ""
+    if ngram is not None:
+        meta["mix"] = dataclasses.asdict(info)
+        tensors.update(checkpoint.with_prefix("mix", ngram.state_dict()))
+    checkpoint.save(ckpt, tensors, meta)
+    return (info if ngram is not None else None), note
 
 
 def _count(config: LMConfig, corpus: textdata.Corpus, out: Path) -> TrainResult:
