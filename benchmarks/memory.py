@@ -28,7 +28,7 @@ def main() -> None:
     if SHARED.exists():
         piece = SHARED.read_bytes()
     else:
-        from rnnkit.corpora import builtin_text
+        from rnnkit.text.corpora import builtin_text
 
         piece = builtin_text().encode("utf-8")
     with tempfile.TemporaryDirectory() as tmp:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.ngram import NGramConfig, NGramModel
+from rnnkit.text.ngram import NGramConfig, NGramModel
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare.txt"
 

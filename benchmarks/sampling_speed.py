@@ -20,11 +20,11 @@ import time
 import numpy as np
 import torch
 
-from rnnkit.corpora import builtin_text
-from rnnkit.mixture import MixedModel
-from rnnkit.ngram import NGramConfig, NGramModel
-from rnnkit.rnn_lm import RNNConfig, RNNLanguageModel
-from rnnkit.sampling import SampleConfig, generate
+from rnnkit.text.corpora import builtin_text
+from rnnkit.text.mixture import MixedModel
+from rnnkit.text.ngram import NGramConfig, NGramModel
+from rnnkit.text.rnn_lm import RNNConfig, RNNLanguageModel
+from rnnkit.text.sampling import SampleConfig, generate
 
 
 def rate(model, cfg: SampleConfig, window=None, repeats: int = 5) -> float:
@@ -74,7 +74,7 @@ def main() -> None:
                 cfg = SampleConfig(length=args.length, num_samples=n, temperature=0.8, top_k=20)
                 print(f"| {name} + 7-gram mix | carried state | {n} | {rate(mixed, cfg):,.0f} |", flush=True)
     if args.run:
-        from rnnkit import api
+        from rnnkit.text import api
 
         for mix in (True, False):
             lm = api.load(args.run, mix=mix)

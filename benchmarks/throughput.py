@@ -19,11 +19,11 @@ import torch
 from torch.nn import functional as F
 
 import rnnkit
-from rnnkit import textdata
-from rnnkit.batching import StreamBatches
-from rnnkit.language_model import LMTask, build_model
-from rnnkit.rnn_lm import detach_state
-from rnnkit.trainer import fit
+from rnnkit.text import textdata
+from rnnkit.text.batching import StreamBatches
+from rnnkit.text.language_model import LMTask, build_model
+from rnnkit.text.rnn_lm import detach_state
+from rnnkit.core.trainer import fit
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "alice.txt"
 SIZES = [("lstm", 128, 1), ("lstm", 512, 1), ("gru", 512, 1), ("lstm", 384, 2), ("lstm", 1024, 1)]

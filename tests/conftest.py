@@ -68,3 +68,12 @@ def needs_shared(name: str) -> Path:
     if not p.exists():
         pytest.skip(f"{p} is absent (the shared data folder only exists beside the project checkout)")
     return p
+
+
+def assert_clean_error(proc, match):
+    """A user error: exit status 2, one line starting ``rnnkit: error:`` that contains ``match``, no traceback."""
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [l for l in proc.stderr.strip().splitlines() if l]
+    assert len(lines) == 1 and lines[0].startswith("rnnkit: error:"), proc.stderr
+    assert match in lines[0], lines[0]

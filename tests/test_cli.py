@@ -4,15 +4,9 @@ import json
 
 import pytest
 
-from conftest import TINY_TEXT, run_cli
+from conftest import TINY_TEXT, assert_clean_error, run_cli
 
 
-def assert_clean_error(proc, match):
-    assert proc.returncode == 2, proc.stderr
-    assert "Traceback" not in proc.stderr
-    lines = [l for l in proc.stderr.strip().splitlines() if l]
-    assert len(lines) == 1 and lines[0].startswith("rnnkit: error:"), proc.stderr
-    assert match in lines[0], lines[0]
 
 
 TINY = ["--layers", "1", "--hidden-size", "16", "--embedding-size", "8", "--seq-len", "16", "--batch-size", "4", "--dropout", "0"]
@@ -119,7 +113,7 @@ def test_train_bad_input(tmp_path, files, args, match):
     (["evaluate", "RUN", "--split", "dev"], "invalid choice: 'dev'"),
     (["sample", "RUN", "--device", "tpu"], "unknown device 'tpu'"),
     (["evaluate", "RUN", "--device", "cuda:x"], "--device"),
-    (["train", "--out", "RUN", "--resume", "--model", "ngram"], "--model cannot change"),
+    (["train", "--out", "RUN", "--resume", "--model", "ngram"], "cannot change"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
 ])
 def test_parser_and_device_errors_are_one_line(trained_run, tmp_path, tiny_file, args, match):

@@ -28,8 +28,17 @@ def example_commands() -> list[str]:
     return [m.group(1) for m in re.finditer(r"^\$ (rnnkit .*)$", README, flags=re.M)]
 
 
-def shorten(cmd: str) -> str:
-    """Same command, smaller budget: CI cannot spend the README's two minutes per run."""
+def pairs_slice(folder) -> str:
+    """Every 40th line of the Spanish-English file: the README's translation commands in seconds."""
+    lines = needs_shared("spa-eng.txt").read_text(encoding="utf-8").splitlines()[::40]
+    path = folder / "spa-eng.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def shorten(cmd: str, pairs: str = "") -> str:
+    """Same command, smaller budget and data: CI cannot spend the README's minutes per run."""
+    cmd = cmd.replace("../shared/data/spa-eng.txt", pairs)
     cmd = re.sub(r"--max-time \d+", "--max-time 2", cmd)
     cmd = re.sub(r"--budget \d+", "--budget 1", cmd)
     if cmd == "rnnkit demo":
@@ -45,8 +54,10 @@ def test_readme_examples_run(tmp_path, monkeypatch):
     monkeypatch.setenv("RNNKIT_CACHE", str(cache))
     cmds = example_commands()
     assert any(c.startswith("rnnkit train") for c in cmds) and any(c.startswith("rnnkit compare") for c in cmds)
+    assert any(c.startswith("rnnkit translate") for c in cmds)
+    pairs = pairs_slice(tmp_path)
     for cmd in cmds:
-        argv = shlex.split(shorten(cmd))
+        argv = shlex.split(shorten(cmd, pairs))
         p = subprocess.run([sys.executable, "-m", "rnnkit.cli", *argv[1:]], cwd=tmp_path, capture_output=True,
                            text=True, timeout=300)
         assert p.returncode == 0, f"{cmd}\n{p.stderr}"
@@ -64,3 +75,12 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     code = block.replace("cfg.train.max_time = 60", "cfg.train.max_time = 2")
     exec(compile(code, "README.md", "exec"), {})
     assert (tmp_path / "runs" / "py" / "best.safetensors").is_file()
+
+
+def test_readme_translation_python_example_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    pairs_slice(tmp_path)
+    block = re.findall(r"```python\n(.*?)```", README, flags=re.S)[1]
+    assert "cfg.train.max_time = 600" in block and "translate.train(" in block
+    exec(compile(block.replace("cfg.train.max_time = 600", "cfg.train.max_time = 2"), "README.md", "exec"), {})
+    assert (tmp_path / "runs" / "es-en" / "best.safetensors").is_file()

@@ -1,17 +1,24 @@
-"""rnnkit: recurrent neural networks for modeling sequences."""
+"""rnnkit: recurrent neural networks for modeling sequences.
 
-from .api import LoadedModel, TrainResult, evaluate, load, resume_config, sample, train
-from .errors import RnnkitError, TrainingDiverged
-from .evaluation import Metrics
-from .language_model import LMConfig
-from .rnn_lm import RNNConfig, RNNLanguageModel
-from .sampling import SampleConfig
-from .textdata import DataConfig
-from .trainer import TrainConfig
+Language modeling is at the top level (``rnnkit.train``, ``rnnkit.load``, ``rnnkit.sample``,
+``rnnkit.evaluate``); each further task is a subpackage with the same verbs plus its own use
+verb: ``from rnnkit import translate`` (``translate.train``, ``translate.load``,
+``translate.translate``, ``translate.evaluate``).
+"""
 
-__version__ = "0.1.0"
+from . import translate
+from .core.errors import RnnkitError, TrainingDiverged
+from .core.trainer import TrainConfig
+from .text.api import LoadedModel, TrainResult, evaluate, load, resume_config, sample, train
+from .text.evaluation import Metrics
+from .text.language_model import LMConfig, LMTrainConfig
+from .text.rnn_lm import RNNConfig, RNNLanguageModel
+from .text.sampling import SampleConfig
+from .text.textdata import DataConfig
+
+__version__ = "0.2.0"
 __all__ = [
-    "DataConfig", "LMConfig", "LoadedModel", "Metrics", "RNNConfig", "RNNLanguageModel", "RnnkitError",
-    "SampleConfig", "TrainConfig", "TrainResult", "TrainingDiverged", "evaluate", "load", "resume_config",
-    "sample", "train",
+    "DataConfig", "LMConfig", "LMTrainConfig", "LoadedModel", "Metrics", "RNNConfig", "RNNLanguageModel",
+    "RnnkitError", "SampleConfig", "TrainConfig", "TrainResult", "TrainingDiverged", "evaluate", "load",
+    "resume_config", "sample", "train", "translate",
 ]

@@ -1,10 +1,14 @@
 """The ``rnnkit`` command: a thin layer of verbs over the Python API.
 
     rnnkit demo                                  train on the built-in corpus for ~2 minutes
-    rnnkit train --data PATH_OR_NAME --out RUN   train a language model
+    rnnkit train --data PATH_OR_NAME --out RUN   train a language model (--task translate: a translator)
     rnnkit sample RUN                            generate text
-    rnnkit evaluate RUN --split test             score a split
+    rnnkit translate RUN "sentence" ...          translate sentences (or standard input)
+    rnnkit evaluate RUN --split test             score a split (any task)
     rnnkit compare --data PATH_OR_NAME           baselines and recurrent models side by side
+
+``train`` and ``evaluate`` work on every task of the registry (``tasks.py``): ``--task`` picks
+it for a new run, the checkpoint's ``kind`` for an existing one.
 
 Errors the user can fix print one line and exit with status 2; no traceback.
 """
@@ -17,35 +21,41 @@ import json
 import sys
 from pathlib import Path
 
-from . import api
-from .config import add_arguments, from_dict, load_file, merge, overrides_from_args
-from .errors import RnnkitError
-from .compare import CompareConfig, markdown, run_comparison
-from .corpora import BUILTIN
-from .language_model import LMConfig
-from .ngram import NGramConfig
-from .presets import PRESETS, preset
-from .progress import ProgressDisplay
-from .rnn_lm import RNNConfig
-from .mixture import MixConfig
-from .sampling import SampleConfig
-from .textdata import SPLITS, DataConfig
-from .trainer import TrainConfig
-
-SECTIONS = {"data": DataConfig, "rnn": RNNConfig, "ngram": NGramConfig, "mix": MixConfig, "train": TrainConfig}
+from . import tasks
+from .core import rundir
+from .core.config import add_arguments, from_dict, load_file, merge, overrides_from_args
+from .core.errors import RnnkitError
+from .core.progress import ProgressDisplay
+from .text import api
+from .text.compare import CompareConfig, markdown, run_comparison
+from .text.corpora import BUILTIN
+from .text.language_model import LMConfig
+from .text.presets import PRESETS, preset
+from .text.sampling import SampleConfig
+from .text.textdata import SPLITS, DataConfig
+from .translate import api as translate_api
+from .translate.task import SearchConfig
 
 
-def _train_parser(sub) -> None:
-    p = sub.add_parser("train", help="train a language model", description="Train a language model on a text file.")
+def _train_parser(sub, spec: tasks.TaskSpec) -> None:
+    p = sub.add_parser("train", help="train a model of any task (--task)",
+                       description=f"Train a model; these are the options of --task {spec.name}. "
+                                   f"Other tasks: {', '.join(f'rnnkit train --task {n} --help' for n in tasks.TASKS if n != spec.name)}.")
+    p.add_argument("--task", choices=sorted(tasks.TASKS), default=None,
+                   help=f"what to learn: lm (a language model of a text) or translate (sentence pairs); default "
+                        f"{tasks.DEFAULT}, or the task of the run when resuming")
     p.add_argument("--out", required=True, type=Path, help="run directory to create (checkpoints, metrics, config)")
     p.add_argument("--config", type=Path, help="TOML or YAML file with the same options (flags override it)")
-    p.add_argument("--model", choices=["rnn", "ngram"], default=None,
-                   help="model family: rnn (recurrent) or ngram (counted; see --order, --smoothing); default rnn")
-    p.add_argument("--preset", choices=sorted(PRESETS), default=None,
-                   help="start from a named setup: seed = the seed article's Keras SimpleRNN (config file and flags override it)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    if spec.name == "lm":
+        p.add_argument("--model", choices=["rnn", "ngram"], default=None,
+                       help="model family: rnn (recurrent) or ngram (counted; see --order, --smoothing); default rnn")
+        p.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                       help="start from a named setup: seed = the seed article's Keras SimpleRNN (config file and flags override it)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last checkpoint (the original command line is accepted; "
+                        "only budget options may change)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
-    for section, cls in SECTIONS.items():
+    for section, cls in spec.sections.items():
         add_arguments(p, cls, section)
 
 
@@ -56,7 +66,8 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"rnnkit: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
+    """The whole command line; ``task`` picks the option groups of ``train``."""
     parser = Parser(prog="rnnkit", description="Recurrent neural networks for sequences.")
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB", parser_class=Parser)
 
@@ -65,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--max-time", type=float, default=120.0, help="training seconds (default: 120)")
     d.add_argument("--data", default=BUILTIN, help=f"text file or corpus name (default: {BUILTIN}, built in)")
 
-    _train_parser(sub)
+    _train_parser(sub, tasks.TASKS[task])
 
     s = sub.add_parser("sample", help="generate text from a trained model")
     s.add_argument("run", type=Path, help="run directory or checkpoint file")
@@ -100,19 +111,50 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--no-mix", dest="mix", action="store_false",
                    help="score the recurrent model alone, without the n-gram it was mixed with after training")
     e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--beam", type=int, default=None, help="translation: beam size (1 = greedy; default: the run's, 5)")
+    e.add_argument("--length-penalty", type=float, default=None, help="translation: beam search length penalty alpha")
+
+    tr = sub.add_parser("translate", help="translate sentences with a trained translator",
+                        description="Translate the sentences given as arguments, or one per line of standard input.")
+    tr.add_argument("run", type=Path, help="run directory or checkpoint file")
+    tr.add_argument("sentences", nargs="*", help="sentences to translate (none: read standard input)")
+    tr.add_argument("--checkpoint", choices=["best", "last"], default="best", help="which checkpoint of the run")
+    tr.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
+    tr.add_argument("--attention-plot", type=Path, default=None, metavar="FILE.png",
+                    help="draw the attention matrix of the (first) sentence, decoded greedily, to this PNG file")
+    tr.add_argument("--json", action="store_true", help="print one JSON object per sentence")
+    add_arguments(tr, SearchConfig, "search")
     return parser
 
 
-def _train_config(args: argparse.Namespace) -> LMConfig:
-    overrides = overrides_from_args(args)
-    if args.model:
-        overrides["model"] = args.model
+def _task_of_train(argv: list[str]) -> str:
+    """``--task`` of a ``train`` command line; for ``--resume`` without it, the saved run's task."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--task", choices=sorted(tasks.TASKS), default=None)
+    pre.add_argument("--out", type=Path, default=None)
+    pre.add_argument("--resume", action="store_true")
+    known, _ = pre.parse_known_args(argv)
+    if known.task is None and known.resume and known.out is not None:
+        try:
+            return tasks.of_run(known.out, "last").name
+        except RnnkitError:
+            pass  # train reports the missing run with its own message
+    return known.task or tasks.DEFAULT
+
+
+def _train_config(args: argparse.Namespace, spec: tasks.TaskSpec):
+    given = overrides_from_args(args)
+    if getattr(args, "model", None):
+        given["model"] = args.model
+    base = merge(preset(getattr(args, "preset", None)), load_file(args.config) if args.config else {})
+    given = merge(base, given)
     if args.resume:
-        if args.config or args.preset:
-            raise RnnkitError("--resume continues the saved configuration; drop --config and --preset")
-        return api.resume_config(args.out, overrides)
-    base = merge(preset(args.preset), load_file(args.config) if args.config else {})
-    return from_dict(LMConfig, merge(base, overrides), str(args.config or "options"))
+        rundir.check_resumable(args.out)
+        saved = tasks.of_run(args.out, "last")
+        if saved.name != spec.name:
+            raise RnnkitError(f"--resume: {args.out} holds a {saved.name} run, not --task {spec.name}; drop --task")
+        return tasks.resume_config(spec, args.out, given)
+    return from_dict(spec.config, given, str(args.config or "options"))
 
 
 def _summary(result: api.TrainResult) -> str:
@@ -139,7 +181,18 @@ def _next_steps(run: Path) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    cfg = _train_config(args)
+    spec = tasks.TASKS[_task_of_train(args.argv)]
+    cfg = _train_config(args, spec)
+    if spec.name == "translate":
+        with ProgressDisplay("target tokens") as show:
+            result = translate_api.train(cfg, args.out, resume=args.resume, overwrite=args.overwrite, on_event=show)
+        print(f"trained {result.steps} steps ({result.epochs} full epochs over {result.pairs:,} sentence pairs) in "
+              f"{result.elapsed:.0f} s, stopped by {result.stopped}; best validation loss {result.best_val:.4f} "
+              f"nats/target token; gradient clipped on {result.clipped_steps} of {result.steps} steps")
+        print(f"run directory: {args.out}\n"
+              f"next: rnnkit translate {args.out} \"<a sentence>\"\n"
+              f"      rnnkit evaluate {args.out} --split test")
+        return
     unit = "chars" if cfg.data.level == "char" else "words"
     with ProgressDisplay(unit) as show:
         result = api.train(cfg, args.out, resume=args.resume, overwrite=args.overwrite, on_event=show)
@@ -170,6 +223,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
+    _require_task(args.run, args.checkpoint, "lm", "sample")
     lm = api.load(args.run, device=args.device, which=args.checkpoint, mix=args.mix)
     typed = overrides_from_args(args).get("sample", {})  # flags override the run's sampling defaults
     cfg = from_dict(SampleConfig, merge(dataclasses.asdict(lm.config.sample), typed), "options")
@@ -195,9 +249,34 @@ def cmd_compare(args: argparse.Namespace) -> None:
           f"runs: {args.out / 'runs'}")
 
 
+def _require_task(run: Path, which: str, name: str, verb: str) -> None:
+    spec = tasks.of_run(run, which)
+    if spec.name != name:
+        raise RnnkitError(f"{run} is a {spec.kind} run; `rnnkit {verb}` is for {tasks.TASKS[name].kind} runs "
+                          f"(use rnnkit {spec.use_verb})")
+
+
+def _search_config(run_search: SearchConfig, typed: dict) -> SearchConfig:
+    return from_dict(SearchConfig, merge(dataclasses.asdict(run_search), typed), "options")
+
+
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    lm = api.load(args.run, device=args.device, which=args.checkpoint, mix=args.mix)
+    spec = tasks.of_run(args.run, args.checkpoint)
     run_dir = args.run if args.run.is_dir() else args.run.parent  # a checkpoint file inside its run
+    if spec.name == "translate":
+        tr = translate_api.load(args.run, device=args.device, which=args.checkpoint)
+        typed = {k: v for k, v in (("beam", args.beam), ("length_penalty", args.length_penalty)) if v is not None}
+        m = translate_api.evaluate(tr, args.split, run_dir, _search_config(tr.config.search, typed))
+        if args.json:
+            print(json.dumps(m.to_json()))
+        else:
+            print(f"{args.split}: BLEU {m.bleu:.2f}, chrF {m.chrf:.2f} ({m.sentences} source sentences, beam {m.beam}); "
+                  f"{m.loss:.4f} nats/target token, accuracy {m.accuracy:.2%} (teacher-forced)\n"
+                  f"BLEU {m.signature['bleu']}\nchrF {m.signature['chrf']}")
+        return
+    if args.beam is not None or args.length_penalty is not None:
+        raise RnnkitError("--beam and --length-penalty are for translation runs; drop them for a language model")
+    lm = api.load(args.run, device=args.device, which=args.checkpoint, mix=args.mix)
     m = api.evaluate(lm, args.split, run_dir)
     if args.json:
         print(json.dumps(m.to_json()))
@@ -206,12 +285,36 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
               f"perplexity {m.perplexity:.3f}, accuracy {m.accuracy:.2%}, {m.tokens} tokens")
 
 
+def cmd_translate(args: argparse.Namespace) -> None:
+    _require_task(args.run, args.checkpoint, "translate", "translate")
+    tr = translate_api.load(args.run, device=args.device, which=args.checkpoint)
+    search = _search_config(tr.config.search, overrides_from_args(args).get("search", {}))
+    sentences = args.sentences or [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
+    if not sentences:
+        raise RnnkitError("no sentence to translate; pass sentences as arguments or one per line on standard input")
+    if args.attention_plot is not None:
+        translate_api.plot_attention(tr, sentences[0], args.attention_plot)
+        print(f"attention of sentence 1 (greedy) drawn to {args.attention_plot}", file=sys.stderr)
+    for source, hyps in zip(sentences, translate_api.translate(tr, sentences, search)):
+        if args.json:
+            print(json.dumps({"source": source, "translations": [{"text": h.text, "score": h.score} for h in hyps]},
+                             ensure_ascii=False))
+        elif len(hyps) == 1:
+            print(hyps[0].text)
+        else:
+            for k, h in enumerate(hyps):
+                print(f"{k + 1}\t{h.score:.4f}\t{h.text}")
+
+
 COMMANDS = {"demo": cmd_demo, "train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate,
-            "compare": cmd_compare}
+            "translate": cmd_translate, "compare": cmd_compare}
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    task = _task_of_train(argv) if argv[:1] == ["train"] else tasks.DEFAULT
+    args = build_parser(task).parse_args(argv)
+    args.argv = argv
     try:
         COMMANDS[args.verb](args)
     except RnnkitError as e:

@@ -1,0 +1,1 @@
+"""Neural building blocks shared by every task: recurrent cells and stacks, attention."""

@@ -1,0 +1,96 @@
+"""The task registry: from a task's name (``--task``) or a checkpoint's ``kind`` to its code.
+
+Every task has a typed configuration with named sections (each section becomes a group of
+``rnnkit train`` flags and a table of a config file), the options a resumed run may change,
+and its Python API module (``train``, ``load``, ``evaluate``). Shared verbs (``train``,
+``evaluate``) look the task up here; nothing in a task imports this module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from .core import checkpoint, rundir
+from .core.config import from_dict, merge
+from .core.errors import RnnkitError
+from .core.fileio import read_json
+from .text import api as text_api
+from .text.language_model import KIND as LM_KIND
+from .text.language_model import LMConfig
+from .translate import api as translate_api
+from .translate.task import KIND as TRANSLATE_KIND
+from .translate.task import TranslateConfig
+
+# Options a resumed run may change: the budget and how often it reports.
+BUDGET = {"epochs", "steps", "max_time", "device", "patience", "eval_every", "log_every"}
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str  # the value of --task
+    kind: str  # the ``kind`` its checkpoints record
+    config: type  # the top-level config dataclass
+    api: ModuleType  # train(config, out, ...), load(path, ...), evaluate(loaded, split, run_dir, ...)
+    resumable: dict[str, set[str]]  # section -> options a resumed run may change
+    unit: str  # what the progress line counts per second
+    use_verb: str  # the verb that uses a trained model
+    use_section: str  # the config section of the use verb's defaults (set in a config file, flags of the use verb)
+
+    @property
+    def sections(self) -> dict[str, type]:
+        """Config sections (``{name: dataclass}``) in declaration order that ``train`` has flags for."""
+        hints = typing.get_type_hints(self.config)
+        return {f.name: hints[f.name] for f in dataclasses.fields(self.config)
+                if dataclasses.is_dataclass(hints[f.name]) and f.name != self.use_section}
+
+
+TASKS = {
+    "lm": TaskSpec("lm", LM_KIND, LMConfig, text_api, {"train": BUDGET, "mix": {"mix_order", "mix_max_tokens"}},
+                   "tokens", "sample", "sample"),
+    "translate": TaskSpec("translate", TRANSLATE_KIND, TranslateConfig, translate_api, {"train": BUDGET},
+                          "target tokens", "translate", "search"),
+}
+DEFAULT = "lm"
+
+
+def by_kind(kind: str) -> TaskSpec:
+    for spec in TASKS.values():
+        if spec.kind == kind:
+            return spec
+    raise RnnkitError(f"the checkpoint holds a {kind!r} model, which this rnnkit does not know; upgrade rnnkit")
+
+
+def of_run(path: Path, which: str = "best") -> TaskSpec:
+    """The task of a run directory or checkpoint file (read from the checkpoint's header only)."""
+    return by_kind(checkpoint.read_kind(rundir.checkpoint_path(Path(path), which)))
+
+
+def resume_config(spec: TaskSpec, run_dir: Path, given: dict[str, Any]) -> Any:
+    """The saved configuration of ``run_dir`` with the options in ``given`` applied.
+
+    ``given`` may repeat the original command line: an option equal to its saved value is
+    fine, a budget option (see ``spec.resumable``) may change, any other change is an error.
+    """
+    rundir.check_resumable(Path(run_dir))
+    saved = read_json(Path(run_dir) / rundir.CONFIG_FILE)
+    changed = []
+    for section, values in given.items():
+        if not isinstance(values, dict):
+            if saved.get(section) != values:
+                changed.append(f"--{section} ({saved.get(section)!r} -> {values!r})")
+            continue
+        for name, value in values.items():
+            old = saved.get(section, {}).get(name)
+            if old != value and name not in spec.resumable.get(section, set()):
+                changed.append(f"--{name.replace('_', '-')} ({old!r} -> {value!r})")
+    if changed:
+        allowed = sorted(set().union(*spec.resumable.values()))
+        raise RnnkitError(f"--resume continues the saved configuration, but {', '.join(changed)} cannot change "
+                          f"(only {', '.join('--' + o.replace('_', '-') for o in allowed)} can); "
+                          f"start a new run with another --out to change it")
+    return from_dict(spec.config, merge(saved, given), "config")

@@ -1,0 +1,1 @@
+"""Language modeling: character- and word-level text, n-gram baselines, recurrent models."""

@@ -1,0 +1,148 @@
+"""The language-modeling task: next-token prediction on a text corpus.
+
+Ties the pieces together for the shared training loop: the run configuration
+(:class:`LMConfig`: data, model, training), building a model from it, the batches of the
+chosen objective, the cross-entropy loss and the validation score.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import torch
+from torch.nn import functional as F
+
+from . import evaluation
+from .batching import Batch, StreamBatches, WindowBatches
+from ..core.config import check_choices, from_dict, option, require
+from ..core.errors import RnnkitError
+from .mixture import MixConfig
+from .ngram import NGramConfig, NGramModel
+from .rnn_lm import RNNConfig, RNNLanguageModel, detach_state
+from .sampling import SampleConfig
+from .textdata import Corpus, DataConfig
+from ..core.trainer import TrainConfig
+from .vocab import Vocab
+
+KIND = "language-model"
+
+
+@dataclass
+class LMTrainConfig(TrainConfig):
+    """The shared loop's options plus language modeling's objective and sequence length."""
+
+    objective: str = option("stream", "stream: truncated BPTT with a target at every position; "
+                            "window: the seed's windows that predict only the next token", ("stream", "window"))
+    seq_len: int = option(100, "time steps per training sequence (BPTT length, or the window length)")
+    window_step: int = option(1, "window objective: distance between window starts (the seed's STEP)")
+    val_tokens: int = option(200_000, "validate during training on at most this many tokens (0 = all)")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("seq_len", "window_step"):
+            require(getattr(self, name) >= 1, name, f"must be at least 1, got {getattr(self, name)}")
+        require(self.val_tokens >= 0, "val_tokens", f"must be 0 or more, got {self.val_tokens}")
+
+
+@dataclass
+class LMConfig:
+    model: str = option("rnn", "model family: rnn (recurrent, trained by BPTT) or ngram (counted)", ("rnn", "ngram"))
+    data: DataConfig = field(default_factory=DataConfig)
+    rnn: RNNConfig = field(default_factory=RNNConfig)
+    ngram: NGramConfig = field(default_factory=NGramConfig)
+    mix: MixConfig = field(default_factory=MixConfig)  # rnn models: the n-gram interpolated after training
+    train: LMTrainConfig = field(default_factory=LMTrainConfig)
+    sample: SampleConfig = field(default_factory=SampleConfig)  # this run's sampling defaults
+
+    def __post_init__(self) -> None:
+        check_choices(self)
+
+    @property
+    def window(self) -> int | None:
+        """Context length for window-objective models (they are scored and sampled that way)."""
+        return self.train.seq_len if self.train.objective == "window" and self.model == "rnn" else None
+
+
+def build_model(cfg: LMConfig, vocab_size: int) -> torch.nn.Module | NGramModel:
+    """An untrained model of the configured family (both have the ``model(tokens, state)`` call)."""
+    if cfg.model == "ngram":
+        return NGramModel(cfg.ngram, vocab_size)
+    return RNNLanguageModel(cfg.rnn, vocab_size)
+
+
+def check_corpus_fits(corpus: Corpus, cfg: LMConfig) -> None:
+    """A text too short for one training sequence, or a split left empty, is a clear error."""
+    if cfg.model == "ngram":
+        n_train = len(corpus.part("train"))
+        if n_train < cfg.ngram.order:
+            raise RnnkitError(f"the text is too short for --order {cfg.ngram.order}: its training split has only "
+                              f"{n_train} tokens; use a longer text or a lower --order")
+    else:
+        _check_rnn_fits(corpus, cfg)
+    for name in ("val", "test"):
+        if len(corpus.part(name)) < 2 or (cfg.window and len(corpus.part(name)) <= cfg.window):
+            raise RnnkitError(f"the text is too short: its {name} split has only {len(corpus.part(name))} tokens; use a longer text")
+
+
+def _check_rnn_fits(corpus: Corpus, cfg: LMConfig) -> None:
+    n_train = len(corpus.part("train"))
+    # A stream batch needs B rows of at least 2 tokens after an offset < T; a window needs T + 1.
+    need = cfg.train.seq_len + 2 * cfg.train.batch_size if cfg.train.objective == "stream" else cfg.train.seq_len + 1
+    if n_train < need:
+        raise RnnkitError(
+            f"the text is too short: its training split has {n_train} tokens but one training batch needs "
+            f"{need} (--seq-len {cfg.train.seq_len}, --batch-size {cfg.train.batch_size}); "
+            f"use a longer text or smaller --seq-len/--batch-size"
+        )
+
+
+class LMTask:
+    """Next-token cross-entropy over the training split, for :func:`rnnkit.trainer.fit`."""
+
+    def __init__(self, model: torch.nn.Module, corpus: Corpus, cfg: LMConfig, device: torch.device):
+        self.model, self.corpus, self.cfg, self.device = model, corpus, cfg, device
+        self.progress = 0.0
+        t = cfg.train
+        train = corpus.part("train")
+        if t.objective == "stream":
+            self.data = StreamBatches(train, t.batch_size, t.seq_len, t.seed)
+        else:
+            self.data = WindowBatches(train, t.batch_size, t.seq_len, t.window_step, t.seed)
+
+    def steps_per_epoch(self) -> int:
+        return len(self.data)
+
+    def batches(self, epoch: int, start: int) -> Iterator[Batch]:
+        for b in self.data.epoch(epoch, start):
+            yield Batch(b.inputs.to(self.device, non_blocking=True), b.targets.to(self.device, non_blocking=True))
+
+    def loss(self, batch: Batch, carry: Any):
+        if self.cfg.train.objective == "stream":
+            logits, state = self.model(batch.inputs, carry)  # (B, T, V)
+            loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), batch.targets.reshape(-1))
+            return loss, detach_state(state), batch.targets.numel()
+        logits, _ = self.model(batch.inputs, None)  # only the last position has a target
+        return F.cross_entropy(logits[:, -1], batch.targets), None, batch.targets.numel()
+
+    def validate(self) -> float:
+        nll, _, count = evaluation.score(self.model, self.corpus.part("val"), self.device, self.cfg.window,
+                                         self.cfg.train.val_tokens or None)
+        return nll / count
+
+    def checkpoint_meta(self) -> dict:
+        return model_meta(self.cfg, self.corpus.vocab, self.corpus.split_json())
+
+    def checkpoint_tensors(self) -> dict[str, torch.Tensor]:
+        return {}
+
+
+def model_meta(cfg: LMConfig, vocab: Vocab, split: dict) -> dict:
+    return {"kind": KIND, "config": dataclasses.asdict(cfg), "vocab": vocab.to_json(), "split": split}
+
+
+def config_from_meta(meta: dict) -> LMConfig:
+    if meta.get("kind") != KIND:
+        raise RnnkitError(f"checkpoint holds a {meta.get('kind')!r} model, not a language model")
+    return from_dict(LMConfig, meta["config"], "checkpoint config")

@@ -1,0 +1,237 @@
+"""Translation from Python: train, load, translate, evaluate, plot attention.
+
+>>> from rnnkit import translate
+>>> cfg = translate.TranslateConfig()
+>>> cfg.data.data, cfg.data.source_column, cfg.data.target_column = "spa-eng.txt", 2, 1
+>>> cfg.train.max_time = 600
+>>> translate.train(cfg, "runs/es-en")
+>>> tr = translate.load("runs/es-en")                       # best checkpoint, on the CPU
+>>> translate.translate(tr, ["¿Dónde está la biblioteca?"])[0][0].text
+>>> translate.evaluate(tr, "test", "runs/es-en").bleu
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import shutil
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..core import checkpoint, rundir
+from ..core.config import from_dict
+from ..core.errors import RnnkitError
+from ..core.fileio import atomic_write_bytes, read_json, write_json
+from ..core.rundir import LAST
+from ..core import trainer
+from ..core.trainer import Event, fit, resolve_device
+from . import pairs as pairs_mod
+from .batching import make_batch, sorted_batches
+from .codec import Codec
+from .metrics import quality
+from .model import Seq2Seq
+from .search import beam_search, greedy, length_caps
+from .tokenize import JOINER
+from .task import (KIND, SearchConfig, TranslateConfig, TranslationTask, config_from_meta, encode_pairs, score_pairs,
+                   training_pairs)
+
+SPLIT_FILE = "split.json"
+CODEC_FILE = "codec.json"
+
+
+@dataclass
+class TrainResult(trainer.TrainResult):
+    pairs: int = 0  # training pairs kept after --max-length
+
+
+@dataclass
+class Translator:
+    """A trained translator ready to use."""
+
+    model: Seq2Seq
+    codec: Codec
+    config: TranslateConfig
+    meta: dict
+    device: torch.device
+    source: Path  # the checkpoint file
+
+
+@dataclass
+class Translation:
+    text: str
+    score: float  # log-probability (greedy) or length-penalized log-probability (beam)
+    tokens: list[str]  # the target pieces
+    attention: np.ndarray | None = None  # (len(tokens) + 1, source pieces + 1), greedy only
+
+
+@dataclass
+class TranslationMetrics:
+    bleu: float
+    chrf: float
+    loss: float  # cross-entropy per target token, teacher-forced
+    accuracy: float  # per target token, teacher-forced
+    sentences: int  # distinct source sentences translated
+    signature: dict
+    beam: int
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# -- training -----------------------------------------------------------------------------------
+def train(config: TranslateConfig, out: str | Path, *, resume: bool = False, overwrite: bool = False,
+          on_event: Callable[[Event], None] | None = None, stop_after: int | None = None) -> TrainResult:
+    """Train a translator as ``config`` says, writing the run to ``out`` (see ``rnnkit.text.api.train``)."""
+    out = Path(out)
+    config = from_dict(TranslateConfig, dataclasses.asdict(config))  # re-validate fields set after construction
+    if resume and overwrite:
+        raise RnnkitError("--resume and --overwrite contradict each other; pass one of them")
+    device = resolve_device(config.train.device)
+    if resume:
+        rundir.check_resumable(out)
+        splits = {name: pairs_mod.read_split(out, name) for name in ("train", "val")}
+        codec = Codec.from_meta(read_json(out / CODEC_FILE), _codec_tensors(out / LAST))
+        split = read_json(out / SPLIT_FILE)
+        train_pairs = training_pairs(codec, splits["train"], config.data.max_length)
+    else:
+        rundir.check_new(out, overwrite)
+        tmp = rundir.staging(out)
+        try:
+            every = pairs_mod.read_pairs(config.data)
+            splits = pairs_mod.split_pairs(every, config.data.val_fraction, config.data.test_fraction, config.train.seed)
+            codec = Codec.fit(config.tokenizer, [p.source for p in splits["train"]], [p.target for p in splits["train"]],
+                              config.train.seed)
+            train_pairs = training_pairs(codec, splits["train"], config.data.max_length)
+            split = {**pairs_mod.split_summary(config.data, splits, config.train.seed), "trained_pairs": len(train_pairs)}
+            pairs_mod.write_splits(tmp, splits)
+            write_json(tmp / SPLIT_FILE, split)
+            write_json(tmp / CODEC_FILE, codec.to_meta()[0])
+            for name, blob in codec.to_meta()[1].items():  # SentencePiece models, readable by spm tools
+                (tmp / f"{name.split('/')[1]}.model").write_bytes(blob.numpy().tobytes())
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        rundir.commit(tmp, out)
+    write_json(out / rundir.CONFIG_FILE, dataclasses.asdict(config))
+    torch.manual_seed(config.train.seed)  # fixes initialization and dropout
+    model = Seq2Seq(config.model, len(codec.source_vocab), len(codec.target_vocab))
+    val = [p for p in encode_pairs(codec, splits["val"]) if len(p[0]) and len(p[1])]
+    task = TranslationTask(model, codec, train_pairs, val, config, split, device)
+    result = fit(task, config.train, out, device, resume_from=out / LAST if resume else None, on_event=on_event,
+                 stop_after=stop_after)
+    st = result.state
+    return TrainResult(out, st.step, st.epoch, st.best_val, st.stopped, st.clipped, st.elapsed, st.tokens,
+                       len(train_pairs))
+
+
+def _codec_tensors(ckpt: Path) -> dict[str, torch.Tensor]:
+    tensors, _ = checkpoint.load(ckpt)
+    return checkpoint.with_prefix("tokenizer", checkpoint.section(tensors, "tokenizer"))
+
+
+# -- using a trained model ------------------------------------------------------------------------
+def load(path: str | Path, device: str = "cpu", which: str = "best") -> Translator:
+    """Load a run directory's ``best`` (or ``last``) checkpoint, or a checkpoint file, onto ``device``."""
+    ckpt = rundir.checkpoint_path(Path(path), which)
+    tensors, meta = checkpoint.load(ckpt)
+    cfg = config_from_meta(meta)
+    codec = Codec.from_meta(meta["codec"], tensors)
+    model = Seq2Seq(cfg.model, len(codec.source_vocab), len(codec.target_vocab))
+    try:
+        model.load_state_dict(checkpoint.section(tensors, "model"))
+    except RuntimeError as e:
+        raise RnnkitError(f"checkpoint {ckpt} does not match its own config ({str(e).splitlines()[0]}); it is damaged")
+    dev = resolve_device(device)
+    return Translator(model.to(dev).eval(), codec, cfg, meta, dev, ckpt)
+
+
+def _normalize(tr: Translator, text: str) -> str:
+    text = " ".join(unicodedata.normalize("NFC", text).split())
+    return text.lower() if tr.config.data.lowercase else text
+
+
+def translate(tr: Translator, sentences: list[str], search: SearchConfig | None = None,
+              attention: bool = False) -> list[list[Translation]]:
+    """The ``search.n_best`` best translations of each sentence (default: the run's search settings).
+
+    ``attention=True`` (greedy decoding only) also returns each translation's attention matrix.
+    """
+    search = search or tr.config.search
+    if attention and search.beam != 1:
+        raise RnnkitError("the attention plot shows greedy decoding; pass --beam 1 with --attention-plot")
+    texts = [_normalize(tr, s) for s in sentences]
+    for i, s in enumerate(texts):
+        if not s:
+            raise RnnkitError(f"input sentence {i + 1} is empty; pass a sentence with words in it")
+    encoded = [tr.codec.encode("source", s) for s in texts]
+    out: list[list[Translation]] = [[] for _ in texts]
+    for idx in sorted_batches(len(encoded), np.array([len(e) for e in encoded]), search.batch_size):
+        batch = make_batch([encoded[i] for i in idx], [np.zeros(0, dtype=np.int64)] * len(idx))
+        source, lengths = batch.source.to(tr.device), batch.lengths
+        caps = length_caps(lengths, search.max_ratio, 10, search.max_output)
+        if search.beam == 1:
+            hyps = [[h] for h in greedy(tr.model, source, lengths, caps, attention=attention)]
+        else:
+            hyps = beam_search(tr.model, source, lengths, caps, search.beam, search.length_penalty, search.n_best)
+        for i, hs in zip(idx, hyps):
+            out[i] = [Translation(tr.codec.decode_target(h.tokens), h.score, tr.codec.target_vocab.decode(h.tokens),
+                                  h.attention) for h in hs]
+    return out
+
+
+def evaluate(tr: Translator, split: str = "test", run_dir: str | Path | None = None,
+             search: SearchConfig | None = None) -> TranslationMetrics:
+    """BLEU and chrF against all references of each source, plus teacher-forced loss and accuracy."""
+    if split not in pairs_mod.SPLITS:
+        raise RnnkitError(f"unknown split {split!r}; choose one of {', '.join(pairs_mod.SPLITS)}")
+    if run_dir is None:
+        raise RnnkitError("evaluate needs the run directory that holds the split's sentence pairs")
+    search = search or tr.config.search
+    if not (Path(run_dir) / pairs_mod.PAIRS_DIR).is_dir():
+        raise RnnkitError(f"evaluate needs the run directory that holds the split's sentence pairs ({pairs_mod.PAIRS_DIR}/); "
+                          f"{run_dir} has none: pass the run directory, not a checkpoint copied out of it")
+    pairs = pairs_mod.read_split(Path(run_dir), split)
+    groups = pairs_mod.references(pairs)
+    hyps = translate(tr, [src for src, _ in groups], dataclasses.replace(search, n_best=1))
+    q = quality([h[0].text for h in hyps], [refs for _, refs in groups])
+    encoded = [p for p in encode_pairs(tr.codec, pairs) if len(p[0]) and len(p[1])]
+    loss, accuracy, _ = score_pairs(tr.model, encoded, tr.device)
+    return TranslationMetrics(q.bleu, q.chrf, loss, accuracy, len(groups), q.signature, search.beam)
+
+
+def plot_attention(tr: Translator, sentence: str, path: str | Path) -> Translation:
+    """Translate ``sentence`` greedily and draw its attention matrix to ``path`` (PNG)."""
+    if tr.model.attention is None:
+        raise RnnkitError("this translator was trained with --attention none, so it has no attention to plot")
+    result = translate(tr, [sentence], dataclasses.replace(tr.config.search, beam=1, n_best=1), attention=True)[0][0]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def label(piece: str) -> str:  # the word tokenizer's joiner marks are for detokenizing, not for reading
+        return piece.replace(JOINER, "") or piece
+
+    source = [label(p) for p in tr.codec.pieces("source", _normalize(tr, sentence))] + ["</s>"]
+    target = [label(p) for p in result.tokens] + ["</s>"]
+    fig, ax = plt.subplots(figsize=(max(4, 0.5 * len(source) + 2), max(3, 0.4 * len(target) + 2)))
+    ax.imshow(result.attention, cmap="Greys", vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(len(source)), source, rotation=60, ha="right")
+    ax.set_yticks(range(len(target)), target)
+    ax.set_xlabel("source")
+    ax.set_ylabel("translation")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    plt.close(fig)
+    atomic_write_bytes(Path(path), buf.getvalue())
+    return result
+
+
+__all__ = ["KIND", "SearchConfig", "TranslateConfig", "TrainResult", "Translation", "TranslationMetrics", "Translator",
+           "evaluate", "load", "plot_attention", "train", "translate"]
