@@ -26,7 +26,7 @@ VARIANTS = {
     "no-attention": ["--attention", "none"],
     "unidirectional": ["--no-bidirectional"],
     "bahdanau": ["--attention", "bahdanau"],
-    "sentencepiece": ["--tokens", "sentencepiece"],
+    "word-tokens": ["--tokens", "word"],
     "lstm": ["--cell", "lstm"],
 }
 

@@ -81,19 +81,20 @@ def minimal_loop(cfg: TranslateConfig, codec, train, warmup: int) -> float:
     return tokens / (time.perf_counter() - t0)
 
 
-def decoding(run: Path, batch_size: int) -> None:
+def decoding(run: Path, batch_sizes: list[int]) -> None:
     tr = translate.load(run)
     sources = [s for s, _ in pairs_mod.references(pairs_mod.read_split(run, "test"))]
     print(f"\ndecoding the test split of {run}: {len(sources):,} sentences, {torch.get_num_threads()} threads")
     print("| decoding | batch | sentences/s | seconds |")
     print("|---|---:|---:|---:|")
     for beam in (1, 5):
-        search = dataclasses.replace(tr.config.search, beam=beam, n_best=1, batch_size=batch_size)
-        t0 = time.perf_counter()
-        translate.translate(tr, sources, search)
-        s = time.perf_counter() - t0
-        print(f"| {'greedy' if beam == 1 else f'beam {beam}'} | {batch_size} | {len(sources) / s:,.0f} | {s:.1f} |",
-              flush=True)
+        for batch_size in batch_sizes:
+            search = dataclasses.replace(tr.config.search, beam=beam, n_best=1, batch_size=batch_size)
+            t0 = time.perf_counter()
+            translate.translate(tr, sources, search)
+            s = time.perf_counter() - t0
+            print(f"| {'greedy' if beam == 1 else f'beam {beam}'} | {batch_size} | {len(sources) / s:,.0f} | {s:.1f} |",
+                  flush=True)
 
 
 def main() -> None:
@@ -102,7 +103,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--run", type=Path, default=None, help="a trained translation run to time decoding on")
-    ap.add_argument("--decode-batch", type=int, default=128)
+    ap.add_argument("--decode-batch", type=int, nargs="+", default=[128], help="sentences decoded side by side")
     args = ap.parse_args()
     if not DATA.exists():
         raise SystemExit(f"{DATA} is absent; this benchmark reads the shared data folder")

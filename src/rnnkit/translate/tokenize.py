@@ -34,9 +34,10 @@ WORD_OR_MARK = re.compile(r"(?P<word>\w+(?:['’]\w+)*)|(?P<mark>[^\w\s])")
 @dataclass
 class TokenizerConfig:
     tokens: str = option(
-        "word",
-        "word (words and punctuation, reversible), char, or sentencepiece (subwords learned on the training split)",
-        ("word", "char", "sentencepiece"),
+        "sentencepiece",
+        "sentencepiece (unigram subwords learned on the training split), word (words and punctuation, reversible) "
+        "or char",
+        ("sentencepiece", "word", "char"),
     )
     vocab_size: int = option(8000, "sentencepiece: subword vocabulary size per language")
     min_freq: int = option(2, "keep tokens seen at least this often in the training split; rarer ones become <unk>")
