@@ -32,7 +32,7 @@ from ..core import trainer
 from ..core.trainer import Event, fit, resolve_device
 from . import pairs as pairs_mod
 from .batching import make_batch, sorted_batches
-from .codec import Codec
+from .codec import SIDES, Codec
 from .metrics import quality
 from .model import Seq2Seq
 from .search import beam_search, greedy, length_caps
@@ -95,7 +95,7 @@ def train(config: TranslateConfig, out: str | Path, *, resume: bool = False, ove
     if resume:
         rundir.check_resumable(out)
         splits = {name: pairs_mod.read_split(out, name) for name in ("train", "val")}
-        codec = Codec.from_meta(read_json(out / CODEC_FILE), _codec_tensors(out / LAST))
+        codec = _run_codec(out)
         split = read_json(out / SPLIT_FILE)
         train_pairs = training_pairs(codec, splits["train"], config.data.max_length)
     else:
@@ -129,9 +129,11 @@ def train(config: TranslateConfig, out: str | Path, *, resume: bool = False, ove
                        len(train_pairs))
 
 
-def _codec_tensors(ckpt: Path) -> dict[str, torch.Tensor]:
-    tensors, _ = checkpoint.load(ckpt)
-    return checkpoint.with_prefix("tokenizer", checkpoint.section(tensors, "tokenizer"))
+def _run_codec(run: Path) -> Codec:
+    """The tokenizers and vocabularies a run stored when it was prepared (``codec.json``, ``*.model``)."""
+    blobs = {f"tokenizer/{side}": torch.frombuffer(bytearray((run / f"{side}.model").read_bytes()), dtype=torch.uint8)
+             for side in SIDES if (run / f"{side}.model").is_file()}
+    return Codec.from_meta(read_json(run / CODEC_FILE), blobs)
 
 
 # -- using a trained model ------------------------------------------------------------------------
