@@ -51,6 +51,16 @@ def commit(tmp: Path, out: Path) -> None:
     os.replace(tmp, out)
 
 
+def check_target(out: Path, resume: bool, overwrite: bool) -> None:
+    """May a training call write to ``out``: continue its run (``resume``) or start one there?"""
+    if resume and overwrite:
+        raise RnnkitError("--resume and --overwrite contradict each other; pass one of them")
+    if resume:
+        check_resumable(out)
+    else:
+        check_new(out, overwrite)
+
+
 def check_resumable(out: Path) -> None:
     if not (is_run(out) and (out / LAST).is_file()):
         raise RnnkitError(f"there is no run to resume in {out} (no {CONFIG_FILE} and {LAST}); start it without --resume")

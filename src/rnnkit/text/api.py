@@ -69,16 +69,13 @@ def train(config: LMConfig, out: str | Path, *, resume: bool = False, overwrite:
     """
     out = Path(out)
     config = from_dict(LMConfig, dataclasses.asdict(config))  # re-validate fields set after construction
-    if resume and overwrite:
-        raise RnnkitError("--resume and --overwrite contradict each other; pass one of them")
+    rundir.check_target(out, resume, overwrite)
     device = resolve_device(config.train.device)
     if resume:
-        rundir.check_resumable(out)
         vocab = Vocab.from_json(read_json(out / textdata.VOCAB_FILE))
         corpus = textdata.open_prepared(out, vocab)
         check_corpus_fits(corpus, config)
     else:
-        rundir.check_new(out, overwrite)
         tmp = rundir.staging(out)
         try:
             corpus = textdata.prepare(config.data, tmp)

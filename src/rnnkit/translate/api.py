@@ -89,17 +89,14 @@ def train(config: TranslateConfig, out: str | Path, *, resume: bool = False, ove
     """Train a translator as ``config`` says, writing the run to ``out`` (see ``rnnkit.text.api.train``)."""
     out = Path(out)
     config = from_dict(TranslateConfig, dataclasses.asdict(config))  # re-validate fields set after construction
-    if resume and overwrite:
-        raise RnnkitError("--resume and --overwrite contradict each other; pass one of them")
+    rundir.check_target(out, resume, overwrite)
     device = resolve_device(config.train.device)
     if resume:
-        rundir.check_resumable(out)
         splits = {name: pairs_mod.read_split(out, name) for name in ("train", "val")}
         codec = _run_codec(out)
         split = read_json(out / SPLIT_FILE)
         train_pairs = training_pairs(codec, splits["train"], config.data.max_length)
     else:
-        rundir.check_new(out, overwrite)
         tmp = rundir.staging(out)
         try:
             every = pairs_mod.read_pairs(config.data)
@@ -110,8 +107,9 @@ def train(config: TranslateConfig, out: str | Path, *, resume: bool = False, ove
             split = {**pairs_mod.split_summary(config.data, splits, config.train.seed), "trained_pairs": len(train_pairs)}
             pairs_mod.write_splits(tmp, splits)
             write_json(tmp / SPLIT_FILE, split)
-            write_json(tmp / CODEC_FILE, codec.to_meta()[0])
-            for name, blob in codec.to_meta()[1].items():  # SentencePiece models, readable by spm tools
+            codec_meta, codec_tensors = codec.to_meta()
+            write_json(tmp / CODEC_FILE, codec_meta)
+            for name, blob in codec_tensors.items():  # SentencePiece models, readable by spm tools
                 (tmp / f"{name.split('/')[1]}.model").write_bytes(blob.numpy().tobytes())
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

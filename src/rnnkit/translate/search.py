@@ -65,15 +65,12 @@ def greedy(model: Seq2Seq, source: torch.Tensor, lengths: torch.Tensor, max_len:
     tokens: list[list[int]] = [[] for _ in range(B)]
     scores = np.zeros(B)
     maps: list[list[np.ndarray]] = [[] for _ in range(B)]
-    finished = np.zeros(B, dtype=bool)
     for rows, ids, logps, weights in steps:
         for j, (row, tok) in enumerate(zip(rows.tolist(), ids.tolist())):
             scores[row] += float(logps[j])
             if weights is not None:
                 maps[row].append(weights[j, : int(lengths[row])].numpy())
-            if tok == EOS:
-                finished[row] = True
-            else:
+            if tok != EOS:
                 tokens[row].append(tok)
     return [Hypothesis(tokens[i], float(scores[i]), np.stack(maps[i]) if maps[i] else None) for i in range(B)]
 

@@ -142,6 +142,7 @@ class TranslationTask:
         self.model, self.codec, self.val, self.cfg, self.split, self.device = model, codec, val, cfg, split, device
         self.data = PairBatches(train, cfg.train.batch_size, cfg.train.seed)
         self.progress = 0.0
+        self.codec_meta, self.codec_tensors = codec.to_meta()  # serialized once, stored in every checkpoint
 
     def steps_per_epoch(self) -> int:
         return len(self.data)
@@ -160,14 +161,10 @@ class TranslationTask:
         return score_pairs(self.model, self.val, self.device)[0]
 
     def checkpoint_meta(self) -> dict:
-        return model_meta(self.cfg, self.codec, self.split)
+        return {"kind": KIND, "config": dataclasses.asdict(self.cfg), "codec": self.codec_meta, "split": self.split}
 
     def checkpoint_tensors(self) -> dict[str, torch.Tensor]:
-        return self.codec.to_meta()[1]
-
-
-def model_meta(cfg: TranslateConfig, codec: Codec, split: dict) -> dict:
-    return {"kind": KIND, "config": dataclasses.asdict(cfg), "codec": codec.to_meta()[0], "split": split}
+        return self.codec_tensors
 
 
 def config_from_meta(meta: dict) -> TranslateConfig:
