@@ -34,7 +34,7 @@ def rate(model, cfg: SampleConfig, window=None, repeats: int = 5) -> float:
     rates = []
     for _ in range(repeats):
         if isinstance(model, MixedModel):
-            model.ngram._cache.clear()
+            model.ngram.clear_cache()
         t = time.perf_counter()
         generate(model, [0], cfg, window=window)
         rates.append(cfg.length * cfg.num_samples / (time.perf_counter() - t))

@@ -1,11 +1,15 @@
+import io
 import os
 import subprocess
 import sys
+import traceback
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
 
 import rnnkit
+from rnnkit.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -77,3 +81,30 @@ def assert_clean_error(proc, match):
     lines = [l for l in proc.stderr.strip().splitlines() if l]
     assert len(lines) == 1 and lines[0].startswith("rnnkit: error:"), proc.stderr
     assert match in lines[0], lines[0]
+
+
+def cli(*args, input: str = "") -> subprocess.CompletedProcess:
+    """``rnnkit ARGS`` run in this process; exit status, stdout and stderr as from a subprocess.
+
+    An exception other than the CLI's own exits is printed as a traceback to stderr (status 1),
+    as the interpreter would, so ``assert_clean_error`` reports it.
+    """
+    out, err, stdin = io.StringIO(), io.StringIO(), sys.stdin
+    sys.stdin = io.StringIO(input)
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            try:
+                code = main([str(a) for a in args])
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+            except BaseException:
+                traceback.print_exc()
+                code = 1
+    finally:
+        sys.stdin = stdin
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
+def ok(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert proc.returncode == 0, proc.stderr
+    return proc

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import sys
 
-from conftest import ROOT, needs_shared
+from conftest import ROOT, SHARED_DATA, needs_shared
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 FIRST_SCREEN = "\n".join(README.splitlines()[:40])
@@ -39,6 +39,7 @@ def pairs_slice(folder) -> str:
 def shorten(cmd: str, pairs: str = "") -> str:
     """Same command, smaller budget and data: CI cannot spend the README's minutes per run."""
     cmd = cmd.replace("../shared/data/spa-eng.txt", pairs)
+    cmd = cmd.replace("../shared/data/", f"{SHARED_DATA}/")  # the forecasting series, small already
     cmd = re.sub(r"--max-time \d+", "--max-time 2", cmd)
     cmd = re.sub(r"--budget \d+", "--budget 1", cmd)
     if cmd == "rnnkit demo":
@@ -55,6 +56,7 @@ def test_readme_examples_run(tmp_path, monkeypatch):
     cmds = example_commands()
     assert any(c.startswith("rnnkit train") for c in cmds) and any(c.startswith("rnnkit compare") for c in cmds)
     assert any(c.startswith("rnnkit translate") for c in cmds)
+    assert any(c.startswith("rnnkit backtest") for c in cmds) and any(c.startswith("rnnkit forecast") for c in cmds)
     pairs = pairs_slice(tmp_path)
     for cmd in cmds:
         argv = shlex.split(shorten(cmd, pairs))

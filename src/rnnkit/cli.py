@@ -3,7 +3,10 @@
     rnnkit demo                                  train on the built-in corpus for ~2 minutes
     rnnkit train --data PATH_OR_NAME --out RUN   train a language model (--task translate: a translator)
     rnnkit sample RUN                            generate text
+    rnnkit fill RUN "i am ___ hungry"            fill a blank from both sides (--objective infill runs)
     rnnkit translate RUN "sentence" ...          translate sentences (or standard input)
+    rnnkit forecast RUN --plot f.png             forecast a series from its end (--task forecast runs)
+    rnnkit backtest --task forecast --data CSV   rolling-origin backtest against baselines
     rnnkit evaluate RUN --split test             score a split (any task)
     rnnkit compare --data PATH_OR_NAME           baselines and recurrent models side by side
 
@@ -16,7 +19,9 @@ Errors the user can fix print one line and exit with status 2; no traceback.
 from __future__ import annotations
 
 import argparse
+import csv
 import dataclasses
+import io
 import json
 import sys
 from pathlib import Path
@@ -25,6 +30,7 @@ from . import tasks
 from .core import rundir
 from .core.config import add_arguments, from_dict, load_file, merge, overrides_from_args
 from .core.errors import RnnkitError
+from .core.fileio import atomic_write_bytes
 from .core.progress import ProgressDisplay
 from .text import api
 from .text.compare import CompareConfig, markdown, run_comparison
@@ -33,6 +39,12 @@ from .text.language_model import LMConfig
 from .text.presets import PRESETS, preset
 from .text.sampling import SampleConfig
 from .text.textdata import SPLITS, DataConfig
+from .audio import api as audio_api
+from .audio.task import ClassifyConfig
+from .forecast import api as forecast_api
+from .forecast import backtest as forecast_backtest
+from .forecast.series import read_series
+from .forecast.task import ForecastUseConfig
 from .translate import api as translate_api
 from .translate.task import SearchConfig
 
@@ -42,7 +54,8 @@ def _train_parser(sub, spec: tasks.TaskSpec) -> None:
                        description=f"Train a model; these are the options of --task {spec.name}. "
                                    f"Other tasks: {', '.join(f'rnnkit train --task {n} --help' for n in tasks.TASKS if n != spec.name)}.")
     p.add_argument("--task", choices=sorted(tasks.TASKS), default=None,
-                   help=f"what to learn: lm (a language model of a text) or translate (sentence pairs); default "
+                   help=f"what to learn: lm (a language model of a text), translate (sentence pairs), forecast "
+                        f"(a time series in a CSV file) or audio (a folder of labelled WAV clips); default "
                         f"{tasks.DEFAULT}, or the task of the run when resuming")
     p.add_argument("--out", required=True, type=Path, help="run directory to create (checkpoints, metrics, config)")
     p.add_argument("--config", type=Path, help="TOML or YAML file with the same options (flags override it)")
@@ -88,6 +101,16 @@ def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
                    help="also report how much of the samples is copied from the training text, and their diversity")
     add_arguments(s, SampleConfig, "sample")
 
+    fl = sub.add_parser("fill", help="fill a blank ___ in a text from both sides (--objective infill runs)",
+                        description="Print the most likely fillers of the blank ___ (one word, or one character for a "
+                                    "character-level run) with their probabilities, read from the text on both sides.")
+    fl.add_argument("run", type=Path, help="run directory or checkpoint file of a run trained with --objective infill")
+    fl.add_argument("texts", nargs="+", metavar="TEXT", help="text with one blank ___, e.g. \"i am ___ hungry\"")
+    fl.add_argument("--top-k", type=int, default=5, help="how many fillers to print (default: 5)")
+    fl.add_argument("--json", action="store_true", help="print one JSON object per text")
+    fl.add_argument("--checkpoint", choices=["best", "last"], default="best", help="which checkpoint of the run")
+    fl.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
+
     c = sub.add_parser("compare", help="train several models on the same data and budget; table and plot",
                        description="Train unigram, n-gram, the seed's model and recurrent models on the same data "
                                    "and split under the same time budget, and compare them on the test split.")
@@ -113,6 +136,59 @@ def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.add_argument("--beam", type=int, default=None, help="translation: beam size (1 = greedy; default: the run's, 5)")
     e.add_argument("--length-penalty", type=float, default=None, help="translation: beam search length penalty alpha")
+    e.add_argument("--season", type=int, default=None,
+                   help="forecast: the season of MASE's seasonal naive scale (default: the data's, 12 for monthly)")
+    e.add_argument("--plot", type=Path, default=None, metavar="OUT.png", help="audio: draw the confusion matrix")
+
+    cl = sub.add_parser("classify", help="label WAV files with a trained audio classifier",
+                        description="Label WAV files (a folder: every WAV file in it) with a trained audio classifier.")
+    cl.add_argument("run", type=Path, help="run directory or checkpoint file")
+    cl.add_argument("files", nargs="+", type=Path, metavar="FILE_OR_DIR", help="WAV files or folders of them")
+    cl.add_argument("--checkpoint", choices=["best", "last"], default="best", help="which checkpoint of the run")
+    cl.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
+    cl.add_argument("--json", action="store_true",
+                    help='print one JSON object per file and label: {"file", "label", "probability"}')
+    add_arguments(cl, ClassifyConfig, "classify")
+
+    if task == "audio":
+        cv = sub.add_parser("crossval", help="leave-one-group-out cross-validation of an audio classifier",
+                            description="Train one model per group (e.g. speaker) with that group held out, and "
+                                        "print each group's test accuracy, the mean and the worst.")
+        cv.add_argument("--task", choices=["audio"], required=True, help="the task to cross-validate (audio)")
+        cv.add_argument("--folds", choices=["group"], default="group", help="group: leave one group out (default)")
+        cv.add_argument("--out", type=Path, default=Path("runs/crossval"), help="folder for the runs (default: runs/crossval)")
+        cv.add_argument("--config", type=Path, help="TOML or YAML file with the options (flags override it)")
+        cv.add_argument("--json", action="store_true", help="print one JSON object")
+        for section, cls in tasks.TASKS["audio"].sections.items():
+            add_arguments(cv, cls, section)
+
+    fc = sub.add_parser("forecast", help="forecast a series from its end with a trained forecaster",
+                        description="Forecast the steps after the last point of the run's series, with 80%% and 95%% "
+                                    "intervals.")
+    fc.add_argument("run", type=Path, help="run directory or checkpoint file")
+    fc.add_argument("--checkpoint", choices=["best", "last"], default="best", help="which checkpoint of the run")
+    fc.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
+    fc.add_argument("--csv", type=Path, default=None, metavar="OUT.csv", help="also write the forecast to this CSV file")
+    fc.add_argument("--plot", type=Path, default=None, metavar="OUT.png",
+                    help="draw history, forecast and intervals to this PNG file")
+    fc.add_argument("--json", action="store_true", help="print one JSON object per forecast step")
+    add_arguments(fc, ForecastUseConfig, "forecast")
+
+    if task == "forecast":
+        bt = sub.add_parser("backtest", help="rolling-origin backtest of a forecaster against baselines",
+                            description="Train on everything before each of --origins origins at the end of the series, "
+                                        "forecast the next --horizon points, and score rnnkit's model against naive, "
+                                        "seasonal naive, drift, AR(p) (and AutoETS, AutoARIMA with rnnkit[forecast]).")
+        bt.add_argument("--task", choices=["forecast"], required=True, help="the task to backtest (forecast)")
+        bt.add_argument("--origins", type=int, default=5, help="forecast origins at the end of the series (default: 5)")
+        bt.add_argument("--season", type=int, default=None,
+                        help="season of seasonal naive and of MASE's scale (default: the data's, 12 for monthly)")
+        bt.add_argument("--out", type=Path, default=Path("runs/backtest"),
+                        help="folder for the tables, the plot and each origin's run (default: runs/backtest)")
+        bt.add_argument("--config", type=Path, help="TOML or YAML file with the model's options (flags override it)")
+        bt.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+        for section, cls in tasks.TASKS["forecast"].sections.items():
+            add_arguments(bt, cls, section)
 
     tr = sub.add_parser("translate", help="translate sentences with a trained translator",
                         description="Translate the sentences given as arguments, or one per line of standard input.")
@@ -125,6 +201,17 @@ def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
     tr.add_argument("--json", action="store_true", help="print one JSON object per sentence")
     add_arguments(tr, SearchConfig, "search")
     return parser
+
+
+def _task_of(argv: list[str]) -> str:
+    """The task whose options the command line's verb needs: ``train``'s (see below) or ``backtest``'s."""
+    if argv[:1] == ["train"]:
+        return _task_of_train(argv)
+    if argv[:1] == ["backtest"]:
+        return "forecast"
+    if argv[:1] == ["crossval"]:
+        return "audio"
+    return tasks.DEFAULT
 
 
 def _task_of_train(argv: list[str]) -> str:
@@ -174,9 +261,11 @@ def _summary(result: api.TrainResult) -> str:
     return text
 
 
-def _next_steps(run: Path) -> str:
+def _next_steps(run: Path, infill: bool = False) -> str:
+    use = (f"rnnkit fill {run} 'a text with one ___ in it'" if infill
+           else f"rnnkit sample {run} --prime 'The ' --temperature 0.8")
     return (f"run directory: {run}\n"
-            f"next: rnnkit sample {run} --prime 'The ' --temperature 0.8\n"
+            f"next: {use}\n"
             f"      rnnkit evaluate {run} --split test")
 
 
@@ -193,11 +282,43 @@ def cmd_train(args: argparse.Namespace) -> None:
               f"next: rnnkit translate {args.out} \"<a sentence>\"\n"
               f"      rnnkit evaluate {args.out} --split test")
         return
+    if spec.name == "audio":
+        with ProgressDisplay("clips") as show:
+            result = audio_api.train(cfg, args.out, resume=args.resume, overwrite=args.overwrite, on_event=show)
+        if result.skipped:
+            print(f"skipped {len(result.skipped)} bad files (--skip-bad-files):")
+            for line in result.skipped:
+                print(f"  {line}")
+        c = result.clips
+        print(f"trained {result.steps} steps ({result.epochs} full epochs over {c['train']:,} clips; {c['val']} for "
+              f"validation, {c['test']} for test) in {result.elapsed:.0f} s, stopped by {result.stopped}; best validation "
+              f"loss {result.best_val:.4f}")
+        print(f"run directory: {args.out}\n"
+              f"next: rnnkit classify {args.out} <file.wav or folder>\n"
+              f"      rnnkit evaluate {args.out} --split test --plot {args.out / 'confusion.png'}")
+        return
+    if spec.name == "forecast":
+        series = None
+        if not args.resume:
+            series = read_series(cfg.data)
+            print(f"{cfg.data.data}: {len(series):,} points from {series.dates[0]} to {series.dates[-1]}")
+            for line in series.report:
+                print(f"  {line}")
+        with ProgressDisplay("target values") as show:
+            result = forecast_api.train(cfg, args.out, resume=args.resume, overwrite=args.overwrite, on_event=show,
+                                        series=series)
+        print(f"trained {result.steps} steps ({result.epochs} full epochs over {result.windows:,} windows of "
+              f"{result.window} steps, horizon {result.horizon}) in {result.elapsed:.0f} s, stopped by {result.stopped}; "
+              f"best validation loss {result.best_val:.4f}")
+        print(f"run directory: {args.out}\n"
+              f"next: rnnkit forecast {args.out} --plot {args.out / 'forecast.png'}\n"
+              f"      rnnkit evaluate {args.out} --split test")
+        return
     unit = "chars" if cfg.data.level == "char" else "words"
     with ProgressDisplay(unit) as show:
         result = api.train(cfg, args.out, resume=args.resume, overwrite=args.overwrite, on_event=show)
     print(_summary(result))
-    print(_next_steps(args.out))
+    print(_next_steps(args.out, cfg.train.objective == "infill"))
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -237,6 +358,20 @@ def cmd_sample(args: argparse.Namespace) -> None:
         print(stats.describe("chars" if lm.vocab.level == "char" else "words"))
 
 
+def cmd_fill(args: argparse.Namespace) -> None:
+    _require_task(args.run, args.checkpoint, "lm", "fill")
+    lm = api.load(args.run, device=args.device, which=args.checkpoint)
+    results = [(text, api.fill(lm, text, args.top_k)) for text in args.texts]  # any bad text before any output
+    for n, (text, fillers) in enumerate(results):
+        if args.json:
+            print(json.dumps({"text": text, "fillers": [dataclasses.asdict(f) for f in fillers]}, ensure_ascii=False))
+            continue
+        print(("\n" if n else "") + text)
+        for k, f in enumerate(fillers):
+            shown = f.token if f.token.isprintable() and f.token.strip() == f.token else repr(f.token)
+            print(f"{k + 1:>3}  {f.probability:7.2%}  {shown:<14} {f.text}")
+
+
 def cmd_compare(args: argparse.Namespace) -> None:
     data = from_dict(DataConfig, overrides_from_args(args).get("data", {}), "options")
     cmp = CompareConfig(data=data, models=tuple(args.models), budget=args.budget, seed=args.seed,
@@ -263,6 +398,19 @@ def _search_config(run_search: SearchConfig, typed: dict) -> SearchConfig:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     spec = tasks.of_run(args.run, args.checkpoint)
     run_dir = args.run if args.run.is_dir() else args.run.parent  # a checkpoint file inside its run
+    if args.plot is not None and spec.name != "audio":
+        raise RnnkitError(f"--plot is for audio runs (a confusion matrix); drop it for a {spec.kind} run")
+    if spec.name == "audio":
+        ev = audio_api.evaluate(audio_api.load(args.run, device=args.device, which=args.checkpoint), args.split, run_dir)
+        if args.plot is not None:
+            audio_api.plot_confusion(ev, args.plot)
+        if args.json:
+            print(json.dumps(ev.to_json()))
+        else:
+            worst = min(ev.per_class.items(), key=lambda kv: kv[1])
+            print(f"{args.split}: accuracy {ev.accuracy:.2%} ({ev.clips} clips), loss {ev.loss:.4f}; "
+                  f"worst class {worst[0]!r} {worst[1]:.1%}")
+        return
     if spec.name == "translate":
         tr = translate_api.load(args.run, device=args.device, which=args.checkpoint)
         typed = {k: v for k, v in (("beam", args.beam), ("length_penalty", args.length_penalty)) if v is not None}
@@ -275,11 +423,26 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
                   f"BLEU {m.signature['bleu']}\nchrF {m.signature['chrf']}")
         return
     if args.beam is not None or args.length_penalty is not None:
-        raise RnnkitError("--beam and --length-penalty are for translation runs; drop them for a language model")
+        raise RnnkitError(f"--beam and --length-penalty are for translation runs; drop them for a {spec.kind} run")
+    if spec.name == "forecast":
+        ev = forecast_api.evaluate(forecast_api.load(args.run, device=args.device, which=args.checkpoint), args.split,
+                                   args.season)
+        if args.json:
+            print(json.dumps(ev.to_json()))
+        else:
+            s = ev.scores
+            print(f"{args.split}: MASE {s['mase']:.3f} (season {ev.season}), sMAPE {s['smape']:.2f}, MAE {s['mae']:.4g}, "
+                  f"RMSE {s['rmse']:.4g} over {ev.origins} forecast(s) of {ev.horizon} steps; interval coverage "
+                  f"80%: {ev.coverage80:.0%}, 95%: {ev.coverage95:.0%}")
+        return
+    if args.season is not None:
+        raise RnnkitError(f"--season is for forecast runs; drop it for a {spec.kind} run")
     lm = api.load(args.run, device=args.device, which=args.checkpoint, mix=args.mix)
     m = api.evaluate(lm, args.split, run_dir)
     if args.json:
         print(json.dumps(m.to_json()))
+    elif api.is_infill(lm):
+        print(m.describe(args.split))
     else:
         print(f"{args.split}: {m.loss:.4f} nats/token, {m.bits_per_char:.4f} bits/char, "
               f"perplexity {m.perplexity:.3f}, accuracy {m.accuracy:.2%}, {m.tokens} tokens")
@@ -306,14 +469,96 @@ def cmd_translate(args: argparse.Namespace) -> None:
                 print(f"{k + 1}\t{h.score:.4f}\t{h.text}")
 
 
-COMMANDS = {"demo": cmd_demo, "train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate,
-            "translate": cmd_translate, "compare": cmd_compare}
+def cmd_forecast(args: argparse.Namespace) -> None:
+    _require_task(args.run, args.checkpoint, "forecast", "forecast")
+    run = forecast_api.load(args.run, device=args.device, which=args.checkpoint)
+    use = from_dict(ForecastUseConfig, merge(dataclasses.asdict(run.config.forecast),
+                                             overrides_from_args(args).get("forecast", {})), "options")
+    f = forecast_api.forecast(run, use.horizon, use.samples)
+    rows = f.rows()
+    if args.csv is not None:
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+        atomic_write_bytes(args.csv, buf.getvalue().encode("utf-8"))
+    if args.plot is not None:
+        forecast_api.plot(run, f, args.plot)
+    if args.json:
+        for r in rows:
+            print(json.dumps(r))
+    else:
+        print(f"{'date':<20} {'forecast':>12} {'80% interval':>27} {'95% interval':>27}")
+        for r in rows:
+            print(f"{r['date']:<20} {r['forecast']:>12.5g} {r['lo80']:>13.5g}..{r['hi80']:<13.5g} "
+                  f"{r['lo95']:>13.5g}..{r['hi95']:<13.5g}")
+    written = [str(p) for p in (args.csv, args.plot) if p is not None]
+    if written:
+        print(f"written: {', '.join(written)}", file=sys.stderr)
+
+
+def cmd_classify(args: argparse.Namespace) -> None:
+    _require_task(args.run, args.checkpoint, "audio", "classify")
+    clf = audio_api.load(args.run, device=args.device, which=args.checkpoint)
+    use = from_dict(ClassifyConfig, merge(dataclasses.asdict(clf.config.classify),
+                                          overrides_from_args(args).get("classify", {})), "options")
+    clf.config.classify = use
+    files = audio_api.wav_paths(args.files)
+    for f, labels in zip(files, audio_api.classify(clf, files, use.top_k)):
+        if args.json:
+            for label, p in labels:
+                print(json.dumps({"file": str(f), "label": label, "probability": p}))
+        else:
+            print(f"{f}\t" + "\t".join(f"{label} {p:.3f}" for label, p in labels))
+
+
+def cmd_crossval(args: argparse.Namespace) -> None:
+    given = merge(load_file(args.config) if args.config else {}, overrides_from_args(args))
+    cfg = from_dict(tasks.TASKS["audio"].config, given, str(args.config or "options"))
+    quiet = args.json
+    results = audio_api.crossval(cfg, args.out, on_fold=None if quiet else lambda m: print(m, file=sys.stderr, flush=True))
+    accs = [r.accuracy for r in results]
+    worst = min(results, key=lambda r: r.accuracy)
+    if args.json:
+        print(json.dumps({"folds": {r.group: r.accuracy for r in results}, "mean": float(sum(accs) / len(accs)),
+                          "worst": {"group": worst.group, "accuracy": worst.accuracy}}))
+        return
+    print("| held-out group | test clips | accuracy |\n|---|---:|---:|")
+    for r in results:
+        print(f"| {r.group} | {r.clips} | {r.accuracy:.2%} |")
+    print(f"\nmean {sum(accs) / len(accs):.2%}, worst {worst.accuracy:.2%} ({worst.group}); runs: {args.out}")
+
+
+def cmd_backtest(args: argparse.Namespace) -> None:
+    spec = tasks.TASKS["forecast"]
+    given = merge(load_file(args.config) if args.config else {}, overrides_from_args(args))
+    cfg = from_dict(spec.config, given, str(args.config or "options"))
+    if not cfg.data.data:
+        raise RnnkitError("--data is required: the CSV file of the series to backtest")
+    quiet = args.json
+    res = forecast_backtest.backtest(cfg, args.out, args.origins, args.season,
+                                     on_origin=None if quiet else lambda m: print(m, file=sys.stderr, flush=True))
+    if args.json:
+        print(json.dumps({"models": res.scores, "horizon": res.horizon, "season": res.season, "origins": res.origins,
+                          "seconds": res.seconds, "coverage80": res.coverage80, "coverage95": res.coverage95}))
+        return
+    for note in res.notes:
+        print(f"note: {note}")
+    print(f"{res.series}: {len(res.origins)} origins, horizon {res.horizon}, MASE season {res.season}; rnnkit's "
+          f"interval coverage 80%: {res.coverage80:.0%}, 95%: {res.coverage95:.0%}\n")
+    print(forecast_backtest.markdown(res))
+    print(f"\ntables: {args.out / 'backtest.md'}, {args.out / 'backtest.csv'}; plot: {args.out / 'backtest.png'}; "
+          f"runs: {args.out / 'runs'}")
+
+
+COMMANDS = {"demo": cmd_demo, "train": cmd_train, "sample": cmd_sample, "fill": cmd_fill, "evaluate": cmd_evaluate,
+            "translate": cmd_translate, "compare": cmd_compare, "forecast": cmd_forecast, "backtest": cmd_backtest,
+            "classify": cmd_classify, "crossval": cmd_crossval}
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    task = _task_of_train(argv) if argv[:1] == ["train"] else tasks.DEFAULT
-    args = build_parser(task).parse_args(argv)
+    args = build_parser(_task_of(argv)).parse_args(argv)
     args.argv = argv
     try:
         COMMANDS[args.verb](args)

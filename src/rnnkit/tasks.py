@@ -22,6 +22,12 @@ from .core.fileio import read_json
 from .text import api as text_api
 from .text.language_model import KIND as LM_KIND
 from .text.language_model import LMConfig
+from .audio import api as audio_api
+from .audio.task import KIND as AUDIO_KIND
+from .audio.task import AudioConfig
+from .forecast import api as forecast_api
+from .forecast.task import KIND as FORECAST_KIND
+from .forecast.task import ForecastConfig
 from .translate import api as translate_api
 from .translate.task import KIND as TRANSLATE_KIND
 from .translate.task import TranslateConfig
@@ -54,6 +60,9 @@ TASKS = {
                    "tokens", "sample", "sample"),
     "translate": TaskSpec("translate", TRANSLATE_KIND, TranslateConfig, translate_api, {"train": BUDGET},
                           "target tokens", "translate", "search"),
+    "forecast": TaskSpec("forecast", FORECAST_KIND, ForecastConfig, forecast_api, {"train": BUDGET},
+                         "target values", "forecast", "forecast"),
+    "audio": TaskSpec("audio", AUDIO_KIND, AudioConfig, audio_api, {"train": BUDGET}, "clips", "classify", "classify"),
 }
 DEFAULT = "lm"
 

@@ -13,6 +13,7 @@ from rnnkit.core import checkpoint
 from rnnkit.core.errors import RnnkitError
 from rnnkit.text.ngram import NGramConfig, NGramModel
 from rnnkit.text.rnn_lm import RNNConfig, RNNLanguageModel
+from rnnkit.text.sampling import SampleConfig, generate
 
 from conftest import run_cli, tiny_config
 
@@ -64,6 +65,40 @@ def test_mixed_state_carries_across_calls(parts):
         a, state = model(x[:, :77])
         b, _ = model(x[:, 77:], state)
     assert torch.allclose(whole, torch.cat([a, b], 1), atol=1e-5)
+
+
+class FromScratchNGram:
+    """The n-gram of a mix with every context looked up from nothing at every call (the
+    vectorized ``log_probs``): the reference for generation's carried contexts."""
+
+    def __init__(self, ngram: NGramModel):
+        self.ngram = ngram
+
+    def __call__(self, tokens: torch.Tensor, history=None):  # history: the last N-1 tokens (B, N-1)
+        N = self.ngram.cfg.order
+        history = np.full((tokens.size(0), N - 1), -1) if history is None else history
+        full = np.concatenate([history, tokens.numpy()], axis=1)
+        contexts = np.stack([full[:, t + 1 : t + N] for t in range(tokens.size(1))], axis=1)  # (B, T, N-1)
+        lp = self.ngram.log_probs(contexts.reshape(-1, N - 1)).reshape(*tokens.shape, -1)
+        return torch.from_numpy(lp), full[:, full.shape[1] - (N - 1) :]  # the last N-1 tokens
+
+
+@pytest.mark.parametrize("order", [3, 7])
+def test_seeded_samples_are_those_of_lookups_from_scratch(order):
+    """Carrying the n-gram's context through generation changes no sampled token: the same seed
+    gives the same text as a mix whose n-gram looks every context up afresh."""
+    rng = np.random.default_rng(3)
+    tokens = (np.cumsum(rng.choice([0, 1, 1, 2, 3], 5000)) % 11).astype(np.uint16)  # contexts recur
+    torch.manual_seed(1)
+    rnn = RNNLanguageModel(RNNConfig(hidden_size=16, embedding_size=8, layers=1), 12).eval()
+    ngram = NGramModel.fit(NGramConfig(order=order), tokens, 12)  # id 11 never occurs
+    model = mixture.MixedModel(rnn, ngram, 0.9)
+    reference = mixture.MixedModel(rnn, ngram, 0.9)
+    reference.ngram = FromScratchNGram(ngram)
+    for seed, num_samples, prime in [(0, 1, [0]), (1, 3, [5, 6, 8, 9, 0]), (2, 2, list(range(12)) * 2)]:
+        cfg = SampleConfig(length=150, num_samples=num_samples, temperature=0.9, seed=seed)
+        ngram.clear_cache()
+        assert generate(model, prime, cfg) == generate(reference, prime, cfg)
 
 
 def test_training_mixes_and_the_checkpoint_rebuilds_it(tmp_path, tiny_file):

@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from rnnkit.text import ngram
+from rnnkit.text import ngram, ngram_steps
 from rnnkit.core.errors import RnnkitError
 from rnnkit.text.evaluation import metrics, score
 from rnnkit.text.ngram import NGramConfig, NGramModel
@@ -227,7 +227,7 @@ def test_call_in_chunks_equals_one_call(order):
     tokens = torch.from_numpy(random_text(60, V, 7).astype(np.int64)).reshape(3, 20)  # (B, T)
     whole, state = model(tokens, None)
     assert whole.shape == (3, 20, V) and whole.dtype == torch.float32
-    assert state.shape == (3, order - 1) and torch.equal(state, tokens[:, tokens.size(1) - (order - 1) :])
+    assert torch.equal(torch.tensor(state.tokens).reshape(3, order - 1), tokens[:, tokens.size(1) - (order - 1) :])
     parts, s = [], None
     for a, b in [(0, 1), (1, 2), (2, 9), (9, 20)]:  # chunks shorter than the context, too
         lp, s = model(tokens[:, a:b], s)
@@ -271,24 +271,44 @@ def test_one_step_calls_through_the_cache_equal_one_call(monkeypatch):
     model = NGramModel.fit(NGramConfig(order=3), random_text(400, V, 8), V)
     tokens = torch.from_numpy(random_text(80, V, 9).astype(np.int64))[None]  # contexts repeat: 36 possible
     whole, _ = model(tokens, None)
-    monkeypatch.setattr(ngram, "CACHE_BYTES", 4 * V * 10)  # room for 10 rows: the cache empties itself
-    model._cache.clear()
+    monkeypatch.setattr(ngram_steps, "CACHE_BYTES", 12 * V * 10)  # room for 10 rows: the cache empties itself
+    model.clear_cache()
     steps, s = [], None
     for t in range(tokens.size(1)):
         lp, s = model(tokens[:, t : t + 1], s)
         steps.append(lp)
-        assert len(model._cache) <= 10
+        assert len(model._stepper) <= 10 + 3  # a row and its lower orders are added after emptying
     assert torch.equal(torch.cat(steps, dim=1), whole)
 
 
-@pytest.mark.parametrize("order", [1, 2, 5])
-def test_one_row_kneser_ney_equals_the_vectorized_rows(order):
+def from_scratch(model: NGramModel, history: np.ndarray) -> np.ndarray:
+    """The next-token log-probabilities after each row of ``history (B, t)``, its last N-1 tokens
+    looked up from nothing (the vectorized path, as every call did before contexts were carried)."""
+    N = model.cfg.order
+    padded = np.concatenate([np.full((len(history), N - 1), -1), history], axis=1)
+    return model.log_probs(padded[:, padded.shape[1] - (N - 1) :])
+
+
+@pytest.mark.parametrize("smoothing", ["kneser-ney", "add-k"])
+@pytest.mark.parametrize("order", [1, 2, 3, 5, 7])
+def test_carried_contexts_equal_lookups_from_scratch(monkeypatch, smoothing, order):
+    """Generation's path (nodes carried token by token, distributions memoized per node) gives
+    the bits of a fresh lookup of every context: padded starts, tokens never seen in training
+    (ids 7, 8), contexts seen and unseen, long and short, with the memo emptied now and then."""
     V = 9
-    model = NGramModel.fit(NGramConfig(order=order), random_text(2000, V, 10), V)
-    rng = np.random.default_rng(11)
-    contexts = rng.integers(0, V, size=(200, order - 1))
-    for i, pad in enumerate(rng.integers(0, order, size=200)):
-        contexts[i, :pad] = -1  # contexts near the start of a text
-    expected = model._probs(contexts)
-    for row, p in zip(contexts, expected):
-        np.testing.assert_array_equal(model._kn_probs_one(row), p)
+    model = NGramModel.fit(NGramConfig(order=order, smoothing=smoothing), random_text(3000, V, 12, used=7), V)
+    rng = np.random.default_rng(13)
+    seen = random_text(240, V, 14, used=7).reshape(3, 80)  # follows the training text's structure
+    text = np.where(rng.random((3, 80)) < 0.05, rng.integers(0, V, (3, 80)), seen)  # with detours off it
+    monkeypatch.setattr(ngram_steps, "CACHE_BYTES", 12 * V * 50)
+    state = None
+    for t in range(text.shape[1]):
+        lp, state = model(torch.from_numpy(text[:, t : t + 1]), state)
+        np.testing.assert_array_equal(lp[:, 0].numpy(), from_scratch(model, text[:, : t + 1]))
+        assert state.nodes == model._stepper.nodes_of(state.tokens)  # the carried rows are the looked-up ones
+    # a state from a large call (tokens only) or given as a tensor of tokens carries on the same way
+    big, state = model(torch.from_numpy(text[:, :40]), None)
+    assert state.nodes is None and big.shape == (3, 40, V)
+    for s in (state, torch.tensor(state.tokens).reshape(3, order - 1)):
+        lp, _ = model(torch.from_numpy(text[:, 40:44]), s)
+        np.testing.assert_array_equal(lp[:, -1].numpy(), from_scratch(model, text[:, :44]))

@@ -5,7 +5,6 @@ interpreter start-up of a subprocess; the commands that read standard input, and
 run as real ``python -m rnnkit.cli`` processes to check what a user sees.
 """
 
-import io
 import json
 import os
 import random
@@ -13,15 +12,12 @@ import re
 import shutil
 import subprocess
 import sys
-import traceback
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from conftest import assert_clean_error, run_cli
-from rnnkit.cli import main
+from conftest import assert_clean_error, cli, ok, run_cli
 
 # --- helpers ----------------------------------------------------------------------------------
 
@@ -38,37 +34,10 @@ COLORS = list(zip("rojo verde azul negro blanco".split(), "red green blue black 
 
 
 
-def cli(*args, input: str = "") -> subprocess.CompletedProcess:
-    """``rnnkit ARGS`` run in this process; exit status, stdout and stderr as from a subprocess.
-
-    An exception other than the CLI's own exits is printed as a traceback to stderr (status 1),
-    as the interpreter would, so ``assert_clean_error`` reports it.
-    """
-    out, err, stdin = io.StringIO(), io.StringIO(), sys.stdin
-    sys.stdin = io.StringIO(input)
-    try:
-        with redirect_stdout(out), redirect_stderr(err):
-            try:
-                code = main([str(a) for a in args])
-            except SystemExit as e:
-                code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-            except BaseException:
-                traceback.print_exc()
-                code = 1
-    finally:
-        sys.stdin = stdin
-    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
-
-
 def run_cli_input(*args, input: str) -> subprocess.CompletedProcess:
     """``python -m rnnkit.cli ARGS`` with ``input`` on its standard input."""
     return subprocess.run([sys.executable, "-m", "rnnkit.cli", *map(str, args)], input=input, capture_output=True,
                           text=True, encoding="utf-8", env=dict(os.environ, PYTHONIOENCODING="utf-8"), timeout=300)
-
-
-def ok(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert proc.returncode == 0, proc.stderr
-    return proc
 
 
 def json_lines(proc: subprocess.CompletedProcess) -> list[dict]:

@@ -123,3 +123,11 @@ def read_kind(path: Path) -> str:
         raise RnnkitError(f"checkpoint {path} is damaged or truncated ({type(e).__name__}); "
                           f"use the run's other checkpoint (best/last) or train again")
     return str(meta.get("kind"))
+
+
+def load_weights(model: "torch.nn.Module", tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """Put a checkpoint's ``model/`` weights into ``model``; a mismatch means the file is damaged."""
+    try:
+        model.load_state_dict(section(tensors, "model"))
+    except RuntimeError as e:
+        raise RnnkitError(f"checkpoint {path} does not match its own config ({str(e).splitlines()[0]}); it is damaged")

@@ -23,6 +23,18 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def save_figure(fig, path: Path, dpi: int = 100) -> None:
+    """Write a matplotlib figure as PNG atomically, and close it."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    atomic_write_bytes(Path(path), buf.getvalue())
+
+
 def write_json(path: Path, data: dict) -> None:
     atomic_write_bytes(path, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
 

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ..core import checkpoint, rundir
-from . import evaluation, mixture, sampling, textdata, textstats
+from . import evaluation, infill, mixture, sampling, textdata, textstats
 from ..core.config import from_dict
 from ..core.fileio import read_json, write_json
 from ..core.errors import RnnkitError
@@ -111,6 +111,8 @@ def _attach_mix(config: LMConfig, corpus: textdata.Corpus, out: Path,
     info, ngram, note = None, None, ""
     if not m.mix_order:
         pass
+    elif config.train.objective == "infill":
+        note = "no n-gram mix for the infill objective (an n-gram reads the left context only)"
     elif config.train.objective != "stream":
         note = "no n-gram mix for the window objective (its model reads fixed windows, not the stream)"
     elif n_train > m.mix_max_tokens:
@@ -173,10 +175,7 @@ def load(path: str | Path, device: str = "cpu", which: str = "best", mix: bool =
 def _saved_model(cfg: LMConfig, vocab_size: int, tensors: dict[str, torch.Tensor], ckpt: Path):
     """The model of ``cfg`` with the ``model/`` weights of checkpoint ``ckpt`` (alone, unmixed)."""
     model = build_model(cfg, vocab_size)
-    try:
-        model.load_state_dict(checkpoint.section(tensors, "model"))
-    except RuntimeError as e:
-        raise RnnkitError(f"checkpoint {ckpt} does not match its own config ({str(e).splitlines()[0]}); it is damaged")
+    checkpoint.load_weights(model, tensors, ckpt)
     return model
 
 
@@ -198,6 +197,9 @@ def training_tokens(lm: LoadedModel) -> np.ndarray | None:
 
 def _generate(lm: LoadedModel, cfg: SampleConfig) -> tuple[list[str], list[list[int]]]:
     """Texts (prime included) and the generated ids alone."""
+    if is_infill(lm):
+        raise RnnkitError(f"{lm.source.parent} was trained with --objective infill: it fills a blank from both "
+                          f"sides and does not generate text; use rnnkit fill RUN \"some ___ text\"")
     head: list[int] = []
     if cfg.prime:
         prime = head = lm.vocab.encode(cfg.prime, "the prime text")
@@ -238,14 +240,34 @@ def num_parameters(lm: LoadedModel) -> int:
     return entries + sum(p.numel() for p in lm.model.parameters())
 
 
-def evaluate(lm: LoadedModel, split: str = "test", run_dir: str | Path | None = None) -> evaluation.Metrics:
-    """Score ``lm`` on a split of the corpus it was trained on (read from its run directory)."""
+def evaluate(lm: LoadedModel, split: str = "test",
+             run_dir: str | Path | None = None) -> evaluation.Metrics | infill.InfillMetrics:
+    """Score ``lm`` on a split of the corpus it was trained on (read from its run directory).
+
+    An infill model (``--objective infill``) is scored with the forward model trained beside it
+    on the same targets (:class:`infill.InfillMetrics`).
+    """
     if split not in textdata.SPLITS:
         raise RnnkitError(f"unknown split {split!r}; choose one of {', '.join(textdata.SPLITS)}")
     if run_dir is None:
         raise RnnkitError("evaluate needs the run directory that holds the encoded corpus")
     corpus = textdata.open_prepared(Path(run_dir), lm.vocab)
     tokens = corpus.part(split)
+    if is_infill(lm):
+        return infill.evaluate(lm.model, tokens, lm.config.train.seq_len + 1, lm.device)
     nll, correct, count = evaluation.score(lm.model, tokens, lm.device, lm.config.window)
     chars = count if lm.vocab.level == "char" else corpus.chars[split]
     return evaluation.metrics(nll, correct, count, chars)
+
+
+def is_infill(lm: LoadedModel) -> bool:
+    return lm.config.train.objective == "infill"
+
+
+def fill(lm: LoadedModel, text: str, top_k: int = 5) -> list[infill.Filler]:
+    """The ``top_k`` most likely tokens for the blank ``___`` in ``text`` (one word or one
+    character, as the run's level), best first, with their probabilities; an infill run only."""
+    if not is_infill(lm):
+        raise RnnkitError(f"{lm.source.parent} was trained with --objective {lm.config.train.objective}, which reads "
+                          f"left to right only; rnnkit fill needs a run trained with --objective infill")
+    return infill.fill(lm.model, lm.vocab, text, top_k, lm.config.train.seq_len, lm.device)

@@ -27,7 +27,7 @@ from . import api, presets, textdata
 from ..core import rundir
 from ..core.config import from_dict, merge, require
 from ..core.errors import RnnkitError
-from ..core.fileio import atomic_write_bytes
+from ..core.fileio import atomic_write_bytes, save_figure
 from .language_model import LMConfig, check_corpus_fits
 from .textdata import DataConfig
 
@@ -174,7 +174,4 @@ def plot_curves(curves: dict[str, tuple[list[float], list[float]]], path: Path, 
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(path)
+    save_figure(fig, path, dpi=120)

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import torch
 from torch.nn import functional as F
 
-from . import evaluation
+from . import evaluation, infill
 from .batching import Batch, StreamBatches, WindowBatches
 from ..core.config import check_choices, from_dict, option, require
 from ..core.errors import RnnkitError
@@ -34,9 +34,11 @@ class LMTrainConfig(TrainConfig):
     """The shared loop's options plus language modeling's objective and sequence length."""
 
     objective: str = option("stream", "stream: truncated BPTT with a target at every position; "
-                            "window: the seed's windows that predict only the next token", ("stream", "window"))
+                            "window: the seed's windows that predict only the next token; "
+                            "infill: a bidirectional model that predicts every token of a window from both sides "
+                            "(rnnkit fill)", ("stream", "window", "infill"))
     seq_len: int = option(100, "time steps per training sequence (BPTT length, or the window length)")
-    window_step: int = option(1, "window objective: distance between window starts (the seed's STEP)")
+    window_step: int = option(1, "window and infill objectives: distance between window starts (the seed's STEP)")
     val_tokens: int = option(200_000, "validate during training on at most this many tokens (0 = all)")
 
     def __post_init__(self) -> None:
@@ -58,6 +60,8 @@ class LMConfig:
 
     def __post_init__(self) -> None:
         check_choices(self)
+        if self.train.objective == "infill":
+            infill.check_config(self.rnn, self.model, self.train.seq_len)
 
     @property
     def window(self) -> int | None:
@@ -66,9 +70,12 @@ class LMConfig:
 
 
 def build_model(cfg: LMConfig, vocab_size: int) -> torch.nn.Module | NGramModel:
-    """An untrained model of the configured family (both have the ``model(tokens, state)`` call)."""
+    """An untrained model of the configured family (both have the ``model(tokens, state)`` call;
+    the infill objective's bidirectional model has ``model(tokens)``, see ``infill.py``)."""
     if cfg.model == "ngram":
         return NGramModel(cfg.ngram, vocab_size)
+    if cfg.train.objective == "infill":
+        return infill.InfillModel(cfg.rnn, vocab_size)
     return RNNLanguageModel(cfg.rnn, vocab_size)
 
 
@@ -81,8 +88,9 @@ def check_corpus_fits(corpus: Corpus, cfg: LMConfig) -> None:
                               f"{n_train} tokens; use a longer text or a lower --order")
     else:
         _check_rnn_fits(corpus, cfg)
+    least = 3 if cfg.train.objective == "infill" else 2  # an infill target needs a token on each side
     for name in ("val", "test"):
-        if len(corpus.part(name)) < 2 or (cfg.window and len(corpus.part(name)) <= cfg.window):
+        if len(corpus.part(name)) < least or (cfg.window and len(corpus.part(name)) <= cfg.window):
             raise RnnkitError(f"the text is too short: its {name} split has only {len(corpus.part(name))} tokens; use a longer text")
 
 
@@ -108,7 +116,7 @@ class LMTask:
         train = corpus.part("train")
         if t.objective == "stream":
             self.data = StreamBatches(train, t.batch_size, t.seq_len, t.seed)
-        else:
+        else:  # infill reads the same windows, inputs and target together
             self.data = WindowBatches(train, t.batch_size, t.seq_len, t.window_step, t.seed)
 
     def steps_per_epoch(self) -> int:
@@ -123,10 +131,17 @@ class LMTask:
             logits, state = self.model(batch.inputs, carry)  # (B, T, V)
             loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), batch.targets.reshape(-1))
             return loss, detach_state(state), batch.targets.numel()
+        if self.cfg.train.objective == "infill":  # every token of the window is a target
+            windows = torch.cat([batch.inputs, batch.targets[:, None]], 1)
+            return infill.loss(self.model, windows), None, windows.numel()
         logits, _ = self.model(batch.inputs, None)  # only the last position has a target
         return F.cross_entropy(logits[:, -1], batch.targets), None, batch.targets.numel()
 
     def validate(self) -> float:
+        if self.cfg.train.objective == "infill":
+            (nll, _), _, count, _ = infill.score(self.model, self.corpus.part("val"), self.cfg.train.seq_len + 1,
+                                                 self.device, self.cfg.train.val_tokens or None, forward=False)
+            return nll / count
         nll, _, count = evaluation.score(self.model, self.corpus.part("val"), self.device, self.cfg.window,
                                          self.cfg.train.val_tokens or None)
         return nll / count

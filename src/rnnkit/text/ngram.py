@@ -7,8 +7,10 @@ it unchanged::
 
     log_probs, state = model(tokens, state)   # tokens (B, T) int64 -> (B, T, V) float32
 
-Log-probabilities serve as logits (a log-softmax leaves them unchanged); the state is the last
-N-1 tokens seen, ``(B, N-1)`` int64, with -1 for "before the start of the text".
+Log-probabilities serve as logits (a log-softmax leaves them unchanged); the state holds the
+last N-1 tokens of each row, with -1 for "before the start of the text" (an ``NGramState``,
+which also carries where those tokens are in the tables, so that generation looks up one
+token per step: see ``ngram_steps.py``).
 
 How the counts are stored (all NumPy arrays, never a dict per n-gram)::
 
@@ -31,12 +33,12 @@ import torch
 
 from ..core.config import check_choices, option, require
 from ..core.errors import RnnkitError
+from .ngram_steps import NGramState, Stepper
 
 FIT_CHUNK = 1 << 22  # tokens read from the (memory-mapped) corpus at a time while counting
 BLOCK_ELEMENTS = 1 << 22  # log_probs works on at most this many (row, token) probabilities at once
 INT64_MAX = np.iinfo(np.int64).max
-CACHE_BYTES = 1 << 26  # log-probability rows kept for contexts seen in small (generation) calls
-SMALL_CALL = 16  # calls predicting at most this many positions go through that cache
+SMALL_CALL = 16  # calls predicting at most this many positions go one token at a time (ngram_steps.py)
 CODE_LIMIT = INT64_MAX  # windows are counted as one number each while (V+1)**N stays below this
 
 
@@ -116,7 +118,7 @@ class NGramModel:
     def _index(self) -> None:
         """Per context: where its run of continuations starts, a(h) and N1+(h .) (derived, not stored)."""
         V, N = self.vocab_size, self.cfg.order
-        self._cache: dict[bytes, np.ndarray] = {}
+        self._stepper = Stepper(self)
         self.ctx_start: list = [None, None]
         self.ctx_total: list = [None, np.array([self.counts[1].sum()], np.float64)]
         self.ctx_types: list = [None, np.array([np.count_nonzero(self.counts[1])], np.float64)]
@@ -206,76 +208,42 @@ class NGramModel:
 
     # -- the model call -----------------------------------------------------------------------
 
-    def __call__(self, tokens: torch.Tensor, state=None) -> tuple[torch.Tensor, torch.Tensor]:
-        """``tokens (B, T)`` int64, ``state (B, N-1)`` or None -> ``(log-probs (B, T, V), state (B, N-1))``.
+    def __call__(self, tokens: torch.Tensor, state=None) -> tuple[torch.Tensor, NGramState]:
+        """``tokens (B, T)`` int64, ``state`` or None -> ``(log-probs (B, T, V), state)``.
 
         Position t is the distribution of the token after ``tokens[:, t]``::
 
             state      tokens
             [-1 -1 a]  [b  r  a]      N = 4
              ^^^^^^^^ context of the prediction at t = 0: (-1, a, b)
+
+        The state is an :class:`NGramState` (the last N-1 tokens of each row; a ``(B, N-1)``
+        tensor or array of them is accepted too). Calls predicting at most ``SMALL_CALL``
+        positions (generation) carry each row's context along (``ngram_steps.py``); larger
+        ones look every context up at once.
         """
         assert tokens.dim() == 2, f"tokens must be (B, T), got {tuple(tokens.shape)}"
         B, T = tokens.shape
         N, V = self.cfg.order, self.vocab_size
-        x = tokens.detach().cpu().numpy().astype(np.int64)
         if state is None:
-            prev = np.full((B, N - 1), -1, np.int64)
+            state = NGramState(((-1,) * (N - 1),) * B, ((0,) + (-1,) * (N - 1),) * B)
+        elif not isinstance(state, NGramState):
+            prev = state.detach().cpu().numpy() if torch.is_tensor(state) else np.asarray(state)
+            state = NGramState(tuple(map(tuple, prev.astype(np.int64).reshape(B, N - 1).tolist())))
+        assert len(state.tokens) == B, f"the state has {len(state.tokens)} rows, not {B}"
+        if 0 < B * T <= SMALL_CALL:
+            out, state = self._stepper(tokens.tolist(), state)
         else:
-            prev = (state.detach().cpu().numpy() if torch.is_tensor(state) else np.asarray(state)).astype(np.int64)
-            assert prev.shape == (B, N - 1), f"state must be ({B}, {N - 1}), got {prev.shape}"
-        full = np.concatenate([prev, x], axis=1)  # (B, N-1+T)
-        window = np.arange(T)[:, None] + np.arange(1, N)[None, :]  # (T, N-1) positions in full
-        contexts = full[:, window].reshape(B * T, N - 1)
-        out = (self._cached_log_probs(contexts) if B * T <= SMALL_CALL else self.log_probs(contexts)).reshape(B, T, V)
-        new_state = np.ascontiguousarray(full[:, full.shape[1] - (N - 1) :])
-        return torch.from_numpy(out).to(tokens.device), torch.from_numpy(new_state).to(tokens.device)
+            x = tokens.detach().cpu().numpy().astype(np.int64)
+            full = np.concatenate([np.array(state.tokens, np.int64).reshape(B, N - 1), x], axis=1)  # (B, N-1+T)
+            window = np.arange(T)[:, None] + np.arange(1, N)[None, :]  # (T, N-1) positions in full
+            out = torch.from_numpy(self.log_probs(full[:, window].reshape(B * T, N - 1)).reshape(B, T, V))
+            state = NGramState(tuple(map(tuple, full[:, full.shape[1] - (N - 1) :].tolist())))
+        return (out if tokens.device.type == "cpu" else out.to(tokens.device)), state
 
-    def _cached_log_probs(self, contexts: np.ndarray) -> np.ndarray:
-        """``log_probs`` through a cache: generation asks for the same few contexts again and again,
-        and one lookup costs far less than the searches and counts of one uncached row."""
-        keys = [c.tobytes() for c in contexts]
-        missing = [i for i, k in enumerate(keys) if k not in self._cache]
-        if missing:
-            if len(self._cache) + len(missing) > CACHE_BYTES // (4 * self.vocab_size):
-                self._cache.clear()
-            if self.cfg.smoothing == "kneser-ney":  # one row at a time is cheaper for a handful of rows
-                rows = [np.log(self._kn_probs_one(contexts[i])).astype(np.float32) for i in missing]
-            else:
-                rows = self.log_probs(contexts[missing])
-            for i, row in zip(missing, rows):
-                self._cache[keys[i]] = row
-        return np.stack([self._cache[k] for k in keys])
-
-    def _kn_probs_one(self, context: np.ndarray) -> np.ndarray:
-        """``_probs`` for one Kneser-Ney context ``(N-1,)``, with scalar lookups instead of
-        row-vectorized ones (same arithmetic, so the same numbers)."""
-        V, N, D = self.vocab_size, self.cfg.order, self.cfg.discount
-        ctx = [int(t) for t in context]
-        ids = [0]
-        for k in range(1, N):  # the row of each suffix of k tokens, -1 if unseen or padded
-            cur = ctx[N - 1 - k]
-            for j in range(N - k, N - 1):
-                if cur < 0 or ctx[j] < 0:
-                    cur = -1
-                    break
-                keys, query = self.keys[j - (N - 1 - k) + 1], cur * V + ctx[j]
-                pos = int(keys.searchsorted(query))
-                cur = pos if pos < len(keys) and keys[pos] == query else -1
-            ids.append(cur)
-        p = np.full(V, 1.0 / V)
-        for n in range(1, N + 1):
-            c = ids[n - 1]
-            if c < 0 or self.ctx_total[n][c] <= 0:
-                continue  # back off: keep P_{n-1}
-            if n == 1:
-                dense = self.counts[1].astype(np.float64)
-            else:
-                a, b = self.ctx_start[n][c], self.ctx_start[n][c + 1]
-                dense = np.zeros(V)
-                dense[self.keys[n][a:b] % V] = self.counts[n][a:b]
-            p = (np.maximum(dense - D, 0.0) + (D * self.ctx_types[n][c]) * p) / self.ctx_total[n][c]
-        return p
+    def clear_cache(self) -> None:
+        """Forget the distributions memoized by small calls (a new process starts without them)."""
+        self._stepper.clear()
 
     # no-ops, so the model goes where rnnkit expects an nn.Module (sampling, evaluation)
     def eval(self) -> NGramModel:

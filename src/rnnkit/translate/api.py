@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import dataclasses
-import io
 import shutil
 import unicodedata
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ import torch
 from ..core import checkpoint, rundir
 from ..core.config import from_dict
 from ..core.errors import RnnkitError
-from ..core.fileio import atomic_write_bytes, read_json, write_json
+from ..core.fileio import read_json, save_figure, write_json
 from ..core.rundir import LAST
 from ..core import trainer
 from ..core.trainer import Event, fit, resolve_device
@@ -142,10 +141,7 @@ def load(path: str | Path, device: str = "cpu", which: str = "best") -> Translat
     cfg = config_from_meta(meta)
     codec = Codec.from_meta(meta["codec"], tensors)
     model = Seq2Seq(cfg.model, len(codec.source_vocab), len(codec.target_vocab))
-    try:
-        model.load_state_dict(checkpoint.section(tensors, "model"))
-    except RuntimeError as e:
-        raise RnnkitError(f"checkpoint {ckpt} does not match its own config ({str(e).splitlines()[0]}); it is damaged")
+    checkpoint.load_weights(model, tensors, ckpt)
     dev = resolve_device(device)
     return Translator(model.to(dev).eval(), codec, cfg, meta, dev, ckpt)
 
@@ -226,10 +222,7 @@ def plot_attention(tr: Translator, sentence: str, path: str | Path) -> Translati
     ax.set_xlabel("source")
     ax.set_ylabel("translation")
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
-    atomic_write_bytes(Path(path), buf.getvalue())
+    save_figure(fig, Path(path), dpi=120)
     return result
 
 

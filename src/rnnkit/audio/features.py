@@ -1,0 +1,168 @@
+"""Log-mel (or MFCC) frames from a batch of waves: the input the audio classifier sees.
+
+:class:`LogMel` turns ``wave (B, N)`` with true lengths ``(B,)`` into ``feats (B, T, F)`` and
+frame counts ``(B,)``: a Hann-windowed STFT (window length ``n_fft``, centred frames every
+``hop_length`` samples), the power spectrum, a Slaney-style mel filterbank (the same matrix as
+``librosa.filters.mel(htk=False, norm="slaney")``), ``log(power + 1e-6)`` and, for MFCCs, an
+orthonormal DCT-II over the mel bands keeping the first ``n_mfcc`` coefficients.
+
+Padding is part of the definition, so batching never changes a clip's features: each clip is
+treated as zero outside its true length (the batch padding is zeroed here, whatever it held),
+and the STFT's centring pads with zeros too (``pad_mode="constant"``, also librosa's default
+since 0.10). Reflect padding would make a clip's last frames see the batch padding, not the
+clip's own mirror image. A clip of ``L`` samples has ``L // hop_length + 1`` valid frames,
+each equal to what the clip alone would give; frames after those are set to 0.
+
+The floor 1e-6 inside the log keeps the all-zero frames (padding, digital silence) finite
+at log(1e-6) = -13.8; with the unnormalised STFT a full-scale tone gives mel powers around
+10^2..10^3, so the floor sits some 90 dB below it, under the noise of any 16-bit recording.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..core.config import check_choices, option, require
+
+LOG_FLOOR = 1e-6
+FEATURES = ("logmel", "mfcc")
+
+
+@dataclass
+class FeatureConfig:
+    sample_rate: int = option(8000, "sample rate in Hz that every clip is resampled to")
+    n_fft: int = option(256, "FFT size and Hann window length, in samples (even)")
+    hop_length: int = option(80, "samples between successive frames (80 = 10 ms at 8 kHz)")
+    n_mels: int = option(40, "number of mel bands")
+    f_min: float = option(0.0, "lowest frequency of the mel filterbank, in Hz")
+    f_max: float | None = option(None, "highest frequency of the mel filterbank, in Hz (default: sample rate / 2)")
+    features: str = option("logmel", "frame features: log-mel energies or MFCCs", FEATURES)
+    n_mfcc: int = option(20, "MFCCs kept per frame (with --features mfcc)")
+    normalize: str = option("clip", "global: per-band mean and deviation of the training clips; clip: then also "
+                            "subtract each clip's own per-band mean (cepstral mean normalization: less sensitive to "
+                            "the microphone and the voice)", ("global", "clip"))
+
+    def __post_init__(self) -> None:
+        check_choices(self)
+        require(self.sample_rate > 0, "sample_rate", f"must be positive, got {self.sample_rate}")
+        require(self.n_fft >= 16 and self.n_fft % 2 == 0, "n_fft",
+                f"must be an even number of 16 or more, got {self.n_fft}")
+        require(1 <= self.hop_length <= self.n_fft, "hop_length",
+                f"must be between 1 and --n-fft ({self.n_fft}), got {self.hop_length}")
+        require(self.n_mels >= 1, "n_mels", f"must be 1 or more, got {self.n_mels}")
+        nyquist = self.sample_rate / 2
+        require(0 <= self.f_min < nyquist, "f_min",
+                f"must be in [0, {nyquist:g}) Hz (half the sample rate), got {self.f_min:g}")
+        require(self.f_max is None or self.f_min < self.f_max <= nyquist, "f_max",
+                f"must be above --f-min ({self.f_min:g}) and at most {nyquist:g} Hz (half the sample rate), "
+                f"got {self.f_max}")
+        if self.features == "mfcc":
+            require(1 <= self.n_mfcc <= self.n_mels, "n_mfcc",
+                    f"must be between 1 and --n-mels ({self.n_mels}), got {self.n_mfcc}")
+        fb = mel_filterbank(self.sample_rate, self.n_fft, self.n_mels, self.f_min, self.f_max)
+        empty = int((fb.sum(dim=1) == 0).sum())
+        require(empty == 0, "n_mels",
+                f"{empty} of the {self.n_mels} mel bands fall between FFT bins and would always be zero; "
+                f"use fewer mel bands or a larger --n-fft")
+
+    @property
+    def feature_size(self) -> int:
+        """F, the number of features per frame."""
+        return self.n_mfcc if self.features == "mfcc" else self.n_mels
+
+
+# -- mel scale (Slaney's Auditory Toolbox: linear below 1 kHz, logarithmic above) -----------
+_F_SP = 200.0 / 3  # Hz per mel in the linear part
+_MIN_LOG_HZ = 1000.0
+_MIN_LOG_MEL = _MIN_LOG_HZ / _F_SP  # 15 mels
+_LOG_STEP = math.log(6.4) / 27.0
+
+
+def hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    hz = np.asarray(hz, dtype=np.float64)
+    log_part = _MIN_LOG_MEL + np.log(np.maximum(hz, _MIN_LOG_HZ) / _MIN_LOG_HZ) / _LOG_STEP
+    return np.where(hz >= _MIN_LOG_HZ, log_part, hz / _F_SP)
+
+
+def mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    mel = np.asarray(mel, dtype=np.float64)
+    log_part = _MIN_LOG_HZ * np.exp(_LOG_STEP * (np.maximum(mel, _MIN_LOG_MEL) - _MIN_LOG_MEL))
+    return np.where(mel >= _MIN_LOG_MEL, log_part, _F_SP * mel)
+
+
+def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, f_min: float = 0.0,
+                   f_max: float | None = None) -> torch.Tensor:
+    """Triangular mel filters ``(n_mels, n_fft // 2 + 1)`` (float32) for a power spectrum.
+
+    ``n_mels + 2`` edges equally spaced on the Slaney mel scale from ``f_min`` to ``f_max``
+    (default ``sample_rate / 2``); filter ``m`` rises from edge ``m`` to ``m + 1`` and falls to
+    ``m + 2``, scaled by ``2 / (edge[m+2] - edge[m])`` in Hz so every filter has the same area
+    (Slaney normalisation). Equals ``librosa.filters.mel(..., htk=False, norm="slaney")``.
+    """
+    f_max = sample_rate / 2 if f_max is None else f_max
+    fft_hz = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
+    edges = mel_to_hz(np.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mels + 2))
+    widths = np.diff(edges)  # (n_mels + 1,)
+    ramps = edges[:, None] - fft_hz[None, :]  # (n_mels + 2, bins)
+    rising = -ramps[:-2] / widths[:-1, None]
+    falling = ramps[2:] / widths[1:, None]
+    weights = np.maximum(0, np.minimum(rising, falling))
+    weights *= (2.0 / (edges[2:] - edges[:-2]))[:, None]
+    return torch.from_numpy(weights).to(torch.float32)
+
+
+def dct_matrix(n_in: int, n_out: int) -> torch.Tensor:
+    """Orthonormal DCT-II ``(n_out, n_in)``: ``y = D @ x`` equals ``scipy.fft.dct(x, norm="ortho")[:n_out]``."""
+    n = np.arange(n_in)
+    k = np.arange(n_out)[:, None]
+    d = np.cos(np.pi / n_in * (n + 0.5) * k) * math.sqrt(2.0 / n_in)
+    d[0] /= math.sqrt(2.0)
+    return torch.from_numpy(d).to(torch.float32)
+
+
+def frame_lengths(lengths: torch.Tensor, hop_length: int) -> torch.Tensor:
+    """Valid frames ``(B,)`` of clips with ``lengths (B,)`` samples: ``L // hop_length + 1``."""
+    return torch.div(lengths, hop_length, rounding_mode="floor") + 1
+
+
+class LogMel(torch.nn.Module):
+    """``(wave (B, N), lengths (B,)) -> (feats (B, T, F), frame_lengths (B,))``, ``T = N // hop + 1``.
+
+    ``F`` is ``n_mels`` (log-mel) or ``n_mfcc`` (MFCC). No trainable parameters; the window,
+    filterbank and DCT are non-persistent buffers (rebuilt from the config, not saved in
+    checkpoints) that follow the module across devices.
+    """
+
+    def __init__(self, cfg: FeatureConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.register_buffer("window", torch.hann_window(cfg.n_fft), persistent=False)  # periodic Hann
+        fb = mel_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.f_min, cfg.f_max)
+        self.register_buffer("mel_t", fb.T.contiguous(), persistent=False)  # (bins, n_mels)
+        dct = dct_matrix(cfg.n_mels, cfg.n_mfcc).T.contiguous() if cfg.features == "mfcc" else None
+        self.register_buffer("dct_t", dct, persistent=False)  # (n_mels, n_mfcc) or None
+
+    def forward(self, wave: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if wave.dim() != 2 or lengths.shape != wave.shape[:1]:
+            raise ValueError(
+                f"expected wave (B, N) and lengths (B,), got {tuple(wave.shape)} and {tuple(lengths.shape)}"
+            )
+        n = wave.shape[1]
+        if lengths.numel() and (int(lengths.min()) < 0 or int(lengths.max()) > n):
+            raise ValueError(f"lengths must be in [0, {n}], got {lengths.tolist()}")
+        lengths = lengths.to(device=wave.device, dtype=torch.long)
+        inside = torch.arange(n, device=wave.device)[None, :] < lengths[:, None]
+        wave = wave * inside  # zero the batch padding: each clip is zero past its end
+        spec = torch.stft(wave, self.cfg.n_fft, self.cfg.hop_length, window=self.window.to(wave.dtype),
+                          center=True, pad_mode="constant", return_complex=True)  # (B, bins, T)
+        power = spec.real.square() + spec.imag.square()
+        feats = torch.log(power.transpose(1, 2) @ self.mel_t.to(wave.dtype) + LOG_FLOOR)  # (B, T, n_mels)
+        if self.dct_t is not None:
+            feats = feats @ self.dct_t.to(wave.dtype)  # (B, T, n_mfcc)
+        frames = frame_lengths(lengths, self.cfg.hop_length)
+        valid = torch.arange(feats.shape[1], device=wave.device)[None, :] < frames[:, None]
+        return feats * valid[:, :, None], frames

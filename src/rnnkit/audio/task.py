@@ -1,0 +1,166 @@
+"""The audio classification task for the shared training loop: configuration, batches, loss.
+
+Training batches are built from the waves each step: seeded augmentation of each clip
+(:mod:`rnnkit.audio.augment`), the log-mel frames of the batch (:class:`~rnnkit.audio.features.LogMel`),
+normalization by per-band statistics fitted on the training clips only, SpecAugment masks.
+Clips of different lengths are padded and masked, never cropped. Validation and test frames
+are computed once, without augmentation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from ..core.config import from_dict, option
+from ..core.trainer import TrainConfig
+from .augment import AugmentConfig, augment_wave, spec_augment
+from .clips import ClipsConfig
+from .features import FeatureConfig, LogMel
+from .model import CRNN, CRNNConfig
+
+KIND = "audio-classifier"
+
+
+@dataclass
+class AudioTrainConfig(TrainConfig):
+    batch_size: int = option(32, "clips per batch")
+    epochs: int | None = option(None, "stop after this many passes over the training clips")
+    max_time: float | None = option(240.0, "stop after this many seconds of training (wall clock)")
+    lr: float = option(3e-3, "peak learning rate")
+    weight_decay: float = option(1e-2, "weight decay (decoupled for adamw)")
+    eval_every: int = option(200, "validate (and checkpoint) every this many steps; also at the end")
+    label_smoothing: float = option(0.05, "spread this much of each target's probability over the classes")
+
+
+@dataclass
+class ClassifyConfig:
+    """Defaults of ``rnnkit classify``."""
+
+    top_k: int = option(1, "how many labels per file, most likely first")
+    batch_size: int = option(64, "clips classified side by side")
+
+
+@dataclass
+class AudioConfig:
+    data: ClipsConfig = field(default_factory=ClipsConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    model: CRNNConfig = field(default_factory=CRNNConfig)
+    train: AudioTrainConfig = field(default_factory=AudioTrainConfig)
+    classify: ClassifyConfig = field(default_factory=ClassifyConfig)
+
+
+def config_from_meta(meta: dict) -> AudioConfig:
+    return from_dict(AudioConfig, meta["config"], "checkpoint config")
+
+
+def pad(waves: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(B, N)`` zero-padded waves and their lengths ``(B,)``."""
+    lengths = torch.tensor([len(w) for w in waves])
+    out = torch.zeros(len(waves), int(lengths.max()))
+    for i, w in enumerate(waves):
+        out[i, :len(w)] = torch.from_numpy(w)
+    return out, lengths
+
+
+class Frontend(torch.nn.Module):
+    """Waves -> normalized log-mel frames ``(B, T, F)`` and frame counts; no weights to learn."""
+
+    def __init__(self, cfg: FeatureConfig, mean: torch.Tensor, std: torch.Tensor):
+        super().__init__()
+        self.logmel = LogMel(cfg)
+        self.clip_mean = cfg.normalize == "clip"
+        self.register_buffer("mean", mean)
+        self.register_buffer("std", std)
+
+    def forward(self, wave: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        feats, frames = self.logmel(wave, lengths)
+        valid = (torch.arange(feats.size(1), device=feats.device)[None] < frames[:, None]).unsqueeze(-1)
+        feats = ((feats - self.mean) / self.std) * valid
+        if self.clip_mean:  # each clip's own per-band mean over its valid frames
+            feats = (feats - feats.sum(1, keepdim=True) / frames.view(-1, 1, 1).clamp(min=1)) * valid
+        return feats, frames
+
+
+def fit_normalization(cfg: FeatureConfig, waves: list[np.ndarray], batch: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-band mean and standard deviation over the valid frames of ``waves`` (the training clips)."""
+    logmel = LogMel(cfg)
+    total, total_sq, count = 0.0, 0.0, 0
+    with torch.no_grad():
+        for i in range(0, len(waves), batch):
+            feats, frames = logmel(*pad(waves[i:i + batch]))
+            valid = (torch.arange(feats.size(1))[None] < frames[:, None]).unsqueeze(-1)
+            f = feats.double() * valid
+            total = total + f.sum((0, 1))
+            total_sq = total_sq + (f ** 2).sum((0, 1))
+            count += int(frames.sum())
+    mean = total / count
+    std = (total_sq / count - mean ** 2).clamp(min=1e-8).sqrt()
+    return mean.float(), std.float()
+
+
+class AudioTask:
+    """Seeded, augmented training batches of clips; validation cross-entropy on fixed frames."""
+
+    def __init__(self, model: CRNN, frontend: Frontend, waves: list[np.ndarray], labels: np.ndarray,
+                 val: tuple[torch.Tensor, torch.Tensor, torch.Tensor], cfg: AudioConfig, meta: dict,
+                 device: torch.device):
+        self.model, self.frontend, self.cfg, self.meta, self.device = model, frontend.to(device), cfg, meta, device
+        self.waves, self.labels = waves, torch.as_tensor(labels)
+        self.val = val
+        self.progress = 0.0
+
+    def steps_per_epoch(self) -> int:
+        return -(-len(self.waves) // self.cfg.train.batch_size)
+
+    def batches(self, epoch: int, start: int) -> Iterator[Any]:
+        seed = self.cfg.train.seed * 1_000_003 + epoch
+        order = np.random.default_rng(seed).permutation(len(self.waves))
+        bs = self.cfg.train.batch_size
+        aug = self.cfg.augment
+        for b in range(start, self.steps_per_epoch()):
+            idx = order[b * bs:(b + 1) * bs]
+            rng = np.random.default_rng([seed, b])  # each batch's augmentation fixed by (seed, epoch, batch)
+            waves = [augment_wave(self.waves[i], self.cfg.features.sample_rate, aug, rng) if aug.augment
+                     else self.waves[i] for i in idx]
+            yield waves, self.labels[idx], int(rng.integers(2 ** 31))
+
+    def loss(self, batch: Any, carry: Any):
+        waves, labels, mask_seed = batch
+        wave, lengths = pad(waves)
+        with torch.no_grad():
+            feats, frames = self.frontend(wave.to(self.device), lengths.to(self.device))
+            if self.cfg.augment.augment:
+                feats = spec_augment(feats, frames, self.cfg.augment, torch.Generator().manual_seed(mask_seed))
+        logits = self.model(feats, frames)
+        labels = labels.to(self.device)
+        return F.cross_entropy(logits, labels, label_smoothing=self.cfg.train.label_smoothing), None, len(labels)
+
+    def validate(self) -> float:
+        feats, frames, labels = self.val
+        with torch.no_grad():
+            logits = predict_logits(self.model, feats, frames, self.device)
+        return float(F.cross_entropy(logits, labels))
+
+    def checkpoint_meta(self) -> dict:
+        return self.meta
+
+    def checkpoint_tensors(self) -> dict[str, torch.Tensor]:
+        return {}
+
+
+def predict_logits(model: CRNN, feats: torch.Tensor, frames: torch.Tensor, device: torch.device,
+                   batch: int = 256) -> torch.Tensor:
+    """Logits ``(N, classes)`` for precomputed frames, in length-sorted batches (less padding)."""
+    order = torch.argsort(frames, descending=True)
+    out = torch.empty(len(frames), model.out.out_features)
+    for i in range(0, len(order), batch):
+        j = order[i:i + batch]
+        T = int(frames[j].max())
+        out[j] = model(feats[j, :T].to(device), frames[j].to(device)).float().cpu()
+    return out

@@ -1,0 +1,238 @@
+"""The forecasting task for the shared training loop: configuration, split, windows, loss.
+
+A series of ``T`` points is split in time, never shuffled: the **training part** (everything
+before the last ``val_size + test_size`` points), the **validation part** and the **test
+part** (the held-out tail, one horizon by default). Transforms and scalers are fitted on the
+training part alone (:class:`~rnnkit.forecast.transforms.Transform`); the model's examples are
+sliding windows of ``W`` inputs followed by ``H`` targets:
+
+- a training window's targets lie entirely in the training part,
+- a validation window's targets lie entirely in the validation part (its inputs may reach back
+  into the training part, as they would in use),
+- a test window forecasts the test part from the points before it.
+
+:class:`ForecastTask` gives :func:`rnnkit.core.trainer.fit` seeded batches of training
+windows, the loss of the chosen likelihood and the mean validation loss.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+
+from ..core.config import from_dict, option, require
+from ..core.errors import RnnkitError
+from ..core.trainer import TrainConfig
+from .model import ForecastModelConfig, Forecaster
+from .series import Frequency, Series, SeriesConfig, calendar_features
+from .transforms import ColumnScaler, Transform, TransformConfig
+
+KIND = "forecast"
+
+
+@dataclass
+class ForecastTrainConfig(TrainConfig):
+    """The shared loop's options, with defaults for small series, and the validation/test sizes."""
+
+    batch_size: int = option(32, "windows per batch")
+    epochs: int | None = option(300, "stop after this many passes over the training windows")
+    steps: int | None = option(3000, "stop after this many optimizer steps")
+    lr: float = option(3e-3, "peak learning rate")
+    lr_schedule: str = option("constant", "constant, cosine or linear decay over the budget, or plateau",
+                              ("constant", "cosine", "linear", "plateau"))
+    patience: int = option(20, "early stopping: stop after this many validations without improvement (0 = off)")
+    eval_every: int | None = option(None, "validate (and checkpoint) every this many steps (default: every epoch)")
+    val_size: int | None = option(None, "points at the end of the series (before the test part) for validation "
+                                        "(default: the larger of 2 horizons and 10% of the series)")
+    test_size: int | None = option(None, "points at the end of the series held out for testing (default: one horizon; "
+                                         "0 = none, train on everything)")
+
+    def __post_init__(self) -> None:
+        every, self.eval_every = self.eval_every, 1
+        super().__post_init__()
+        self.eval_every = every
+        require(every is None or every >= 1, "eval_every", f"must be at least 1, got {every}")
+        require(self.val_size is None or self.val_size >= 1, "val_size", f"must be at least 1, got {self.val_size}")
+        require(self.test_size is None or self.test_size >= 0, "test_size", f"must be 0 or more, got {self.test_size}")
+
+
+@dataclass
+class ForecastUseConfig:
+    """Defaults of ``rnnkit forecast`` (flags of that verb)."""
+
+    horizon: int | None = option(None, "steps to forecast (default: the model's horizon; longer ones feed the "
+                                       "forecast back as input)")
+    samples: int = option(200, "sampled paths per forecast for the intervals of an autoregressive decoder")
+
+    def __post_init__(self) -> None:
+        require(self.horizon is None or self.horizon >= 1, "horizon", f"must be at least 1, got {self.horizon}")
+        require(self.samples >= 10, "samples", f"must be at least 10, got {self.samples}")
+
+
+@dataclass
+class ForecastConfig:
+    data: SeriesConfig = field(default_factory=SeriesConfig)
+    transform: TransformConfig = field(default_factory=TransformConfig)
+    model: ForecastModelConfig = field(default_factory=ForecastModelConfig)
+    train: ForecastTrainConfig = field(default_factory=ForecastTrainConfig)
+    forecast: ForecastUseConfig = field(default_factory=ForecastUseConfig)
+
+
+def config_from_meta(meta: dict) -> ForecastConfig:
+    return from_dict(ForecastConfig, meta["config"], "checkpoint config")
+
+
+# -- the split ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Layout:
+    """Where the parts of a series begin and end (indices into the original series) and the
+    resolved sizes the model was built with."""
+
+    horizon: int
+    window: int
+    train_end: int  # the training part is [0, train_end)
+    val_end: int  # validation [train_end, val_end); test [val_end, T)
+    length: int  # T
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def default_horizon(frequency: Frequency) -> int:
+    """One season of the data's frequency (monthly 12, daily 7, hourly 24), kept within 4..24 steps."""
+    return min(max(frequency.season, 4), 24)
+
+
+def layout(cfg: ForecastConfig, length: int, frequency: Frequency) -> Layout:
+    """Resolve horizon, window and the split for a series of ``length`` points; errors say what is needed."""
+    H = cfg.model.horizon or default_horizon(frequency)
+    test = H if cfg.train.test_size is None else cfg.train.test_size
+    val = cfg.train.val_size or max(2 * H, round(0.1 * length))
+    lost = cfg.transform.lost
+    train_len = length - val - test
+    if cfg.model.window:
+        W = cfg.model.window
+    else:
+        season = frequency.season if frequency.season > 1 else 0
+        W = max(2 * H, 3 * season)
+        W = max(min(W, (train_len - lost) // 3), min(H, 8), 1)  # keep several training windows on short series
+    # at least one training window: W inputs and H targets after the differences' lost points
+    need = lost + W + H + val + test
+    if length < need or val < H:
+        if val < H:
+            raise RnnkitError(f"--val-size {val} is shorter than the horizon {H}; a validation window needs a whole "
+                              f"horizon of targets: use --val-size {H} or more")
+        raise RnnkitError(
+            f"the series has {length} points, too few for window {W} + horizon {H}: training needs at least {need} "
+            f"({lost} lost to differencing + {W} + {H} for one training window, {val} for validation, {test} for test); "
+            f"use a longer series, or a smaller --window, --horizon, --val-size or --test-size")
+    return Layout(H, W, length - val - test, length - test, length)
+
+
+# -- features and windows ----------------------------------------------------------------------
+@dataclass
+class Prepared:
+    """A series in the model's space, ready to cut into windows.
+
+    ``inputs (T', F)``: per step the transformed target, the scaled covariates and the calendar;
+    ``future (T', K)``: the calendar alone (known for forecast steps); ``T' = T - lost``.
+    Index ``i`` in this space is point ``i + lost`` of the original series.
+    """
+
+    inputs: np.ndarray
+    future: np.ndarray
+    lost: int
+    feature_names: list[str]
+
+
+def features(transform: Transform, covariate_scaler: ColumnScaler, series: Series, calendar: bool) -> Prepared:
+    z = transform.forward(series.values)  # (T - lost,)
+    lost = transform.lost
+    cols, names = [z[:, None]], [series.name]
+    if series.covariates.shape[1]:
+        cols.append(covariate_scaler(series.covariates)[lost:])
+        names += series.covariate_names
+    cal = np.zeros((len(z), 0))
+    if calendar:
+        cal, cal_names = calendar_features(series.dates, series.frequency)
+        cal = cal[lost:]
+        cols.append(cal)
+        names += cal_names
+    return Prepared(np.concatenate(cols, axis=1), cal, lost, names)
+
+
+def window_starts(prep: Prepared, lay: Layout, part: str) -> np.ndarray:
+    """Indices ``e`` (in the model's space) of the first target step of each window of ``part``."""
+    W, H, lost = lay.window, lay.horizon, prep.lost
+    first = W  # a window needs W inputs before it
+    if part == "train":
+        return np.arange(first, lay.train_end - lost - H + 1)
+    if part == "val":
+        return np.arange(max(lay.train_end - lost, first), lay.val_end - lost - H + 1)
+    if part == "test":  # non-overlapping horizons over the test part
+        return np.arange(lay.val_end - lost, lay.length - lost - H + 1, H)
+    raise ValueError(part)
+
+
+def make_windows(prep: Prepared, lay: Layout, starts: np.ndarray) -> dict[str, torch.Tensor]:
+    """Windows at ``starts``: ``past (N, W, F)``, ``future (N, H, K)``, ``target (N, H)``, ``base (N,)``.
+
+    The target channel of ``past`` and ``target`` are relative to ``base``, the last input value.
+    """
+    W, H = lay.window, lay.horizon
+    x, fut = prep.inputs, prep.future
+    idx = starts[:, None] + np.arange(-W, 0)[None]  # (N, W)
+    past = x[idx].copy()
+    base = past[:, -1, 0].copy()
+    past[:, :, 0] -= base[:, None]
+    tidx = starts[:, None] + np.arange(H)[None]
+    valid = tidx < len(x)
+    target = np.where(valid, x[np.minimum(tidx, len(x) - 1), 0], np.nan) - base[:, None]
+    future = np.zeros((len(starts), H, fut.shape[1]))
+    if fut.shape[1]:
+        future = fut[np.minimum(tidx, len(x) - 1)]
+    f32 = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731
+    return {"past": f32(past), "future": f32(future), "target": f32(target), "base": f32(base)}
+
+
+class ForecastTask:
+    """Training windows in seeded order; validation on the validation windows (see the module docstring)."""
+
+    def __init__(self, model: Forecaster, train: dict[str, torch.Tensor], val: dict[str, torch.Tensor],
+                 cfg: ForecastConfig, meta: dict, device: torch.device):
+        self.model, self.cfg, self.meta, self.device = model, cfg, meta, device
+        self.train = {k: v.to(device) for k, v in train.items()}
+        self.val = {k: v.to(device) for k, v in val.items()}
+        self.n = len(train["target"])
+        self.progress = 0.0
+
+    def steps_per_epoch(self) -> int:
+        return -(-self.n // self.cfg.train.batch_size)
+
+    def batches(self, epoch: int, start: int) -> Iterator[dict[str, torch.Tensor]]:
+        g = torch.Generator().manual_seed(self.cfg.train.seed * 100_003 + epoch)
+        order = torch.randperm(self.n, generator=g).to(self.device)
+        bs = self.cfg.train.batch_size
+        for b in range(start, self.steps_per_epoch()):
+            j = order[b * bs:(b + 1) * bs]
+            yield {k: v[j] for k, v in self.train.items()}
+
+    def loss(self, batch: dict[str, torch.Tensor], carry: Any):
+        out = self.model(batch["past"], batch["future"], batch["target"])
+        return self.model.loss(out, batch["target"]), None, batch["target"].numel()
+
+    def validate(self) -> float:
+        with torch.no_grad():
+            v = self.val
+            out = self.model(v["past"], v["future"], v["target"] if self.cfg.model.decoder == "autoregressive" else None)
+            return float(self.model.loss(out, v["target"]))
+
+    def checkpoint_meta(self) -> dict:
+        return self.meta
+
+    def checkpoint_tensors(self) -> dict[str, torch.Tensor]:
+        return {}

@@ -1,0 +1,185 @@
+"""The audio classifier end to end: splits, the CRNN's masking, tones learned, CLI verbs, bad input."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from conftest import assert_clean_error, cli, needs_shared, ok
+from rnnkit.audio import api
+from rnnkit.audio.augment import AugmentConfig, augment_wave, spec_augment
+from rnnkit.audio.clips import ClipsConfig, find_clips, split_clips
+from rnnkit.audio.model import CRNN, CRNNConfig
+from rnnkit.audio.task import AudioConfig, Frontend, fit_normalization, pad
+from rnnkit.audio.features import FeatureConfig
+from rnnkit.core.config import from_dict
+
+RATE = 8000
+PITCHES = {"low": 300.0, "mid": 700.0, "high": 1500.0}
+
+
+def tone(freq, seconds, rate=RATE, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    return (0.3 * np.sin(2 * np.pi * freq * t + rng.uniform(0, 6)) + rng.normal(0, 0.01, len(t))).astype(np.float32)
+
+
+def tones_folder(root, per_class=24, speakers=("ann", "bob", "cid")):
+    """FSDD-like names: LABEL_SPEAKER_INDEX.wav, lengths 0.3-0.9 s."""
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1)
+    for label, f in PITCHES.items():
+        for i in range(per_class):
+            spk = speakers[i % len(speakers)]
+            sf.write(root / f"{label}_{spk}_{i}.wav", tone(f * rng.uniform(0.95, 1.05), rng.uniform(0.3, 0.9), seed=i),
+                     RATE, subtype="PCM_16")
+    return root
+
+
+def cfg_for(root, **train) -> AudioConfig:
+    return from_dict(AudioConfig, {
+        "data": {"data": str(root), "label_pattern": r"^([a-z]+)_", "group_pattern": r"^[a-z]+_([a-z]+)_"},
+        "model": {"channels": 4, "hidden_size": 8},
+        "train": {"max_time": None, "steps": 40, "eval_every": 20, "batch_size": 16, **train}})
+
+
+# -- clips and splits ----------------------------------------------------------------------------
+def test_labels_groups_and_the_three_splits(tmp_path):
+    root = tones_folder(tmp_path / "t", per_class=10)
+    clips = find_clips(ClipsConfig(data=str(root), label_pattern=r"^([a-z]+)_", group_pattern=r"^[a-z]+_([a-z]+)_"))
+    assert len(clips) == 30 and {c.label for c in clips} == set(PITCHES) and {c.group for c in clips} == {"ann", "bob", "cid"}
+    parts = split_clips(ClipsConfig(data=str(root)), clips, seed=0)
+    assert parts.count("test") == 3 and parts.count("val") == 3
+    grouped = split_clips(ClipsConfig(data=str(root), split="group", group_pattern="x", test_group="bob"), clips, 0)
+    assert all((p == "test") == (c.group == "bob") for c, p in zip(clips, grouped))
+    by_name = split_clips(ClipsConfig(data=str(root), split="pattern", test_pattern=r"_[0-1]\.wav$"), clips, 0)
+    assert all((p == "test") == c.path.endswith(("_0.wav", "_1.wav")) for c, p in zip(clips, by_name))
+    # subfolder labels
+    (tmp_path / "s" / "yes").mkdir(parents=True)
+    (tmp_path / "s" / "no").mkdir(parents=True)
+    sf.write(tmp_path / "s" / "yes" / "a.wav", tone(300, 0.3), RATE)
+    sf.write(tmp_path / "s" / "no" / "b.wav", tone(900, 0.3), RATE)
+    assert sorted(c.label for c in find_clips(ClipsConfig(data=str(tmp_path / "s")))) == ["no", "yes"]
+
+
+def test_normalization_is_fitted_on_training_clips_only():
+    cfg = FeatureConfig()
+    quiet = [tone(300, 0.5, seed=i) for i in range(4)]
+    loud = [w * 100 for w in quiet]
+    m1, s1 = fit_normalization(cfg, quiet)
+    m2, _ = fit_normalization(cfg, quiet + loud)
+    assert not torch.allclose(m1, m2)  # so what it is fitted on matters, and train() passes training clips only
+    assert m1.shape == (cfg.n_mels,) and (s1 > 0).all()
+
+
+# -- the model -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("pooling", ["attention", "mean"])
+def test_a_clip_alone_and_in_a_padded_batch_get_the_same_probabilities(pooling):
+    torch.manual_seed(0)
+    model = CRNN(CRNNConfig(channels=4, hidden_size=8, pooling=pooling), 40, 3).eval()
+    front = Frontend(FeatureConfig(), torch.zeros(40), torch.ones(40))
+    short, long = tone(500, 0.37), tone(900, 1.1)
+    with torch.no_grad():
+        alone = model(*front(*pad([short])))
+        batch = model(*front(*pad([long, short])))
+    torch.testing.assert_close(alone.softmax(-1)[0], batch.softmax(-1)[1], atol=1e-5, rtol=1e-5)
+
+
+def test_augmentation_changes_training_input_only(tmp_path):
+    rng = np.random.default_rng(0)
+    x = tone(500, 0.5)
+    y = augment_wave(x, RATE, AugmentConfig(), rng)
+    assert y.dtype == np.float32 and not (len(y) == len(x) and np.allclose(x, y))
+    feats = torch.ones(2, 50, 40)
+    masked = spec_augment(feats, torch.tensor([50, 30]), AugmentConfig(time_masks=2, freq_masks=2), torch.Generator().manual_seed(0))
+    assert masked.sum() < feats.sum()
+    # evaluation never augments: the same clip classified twice gives the same probabilities
+    root = tones_folder(tmp_path / "t", per_class=6)
+    api.train(cfg_for(root, steps=4), tmp_path / "run")
+    clf = api.load(tmp_path / "run")
+    f = sorted(root.glob("*.wav"))[:3]
+    assert api.classify(clf, f) == api.classify(clf, f)
+
+
+def test_tones_at_different_pitches_are_learned_perfectly(tmp_path):
+    root = tones_folder(tmp_path / "t")
+    cfg = cfg_for(root, steps=150, eval_every=50, lr=1e-2)
+    cfg.augment.augment = False
+    api.train(cfg, tmp_path / "run")
+    clf = api.load(tmp_path / "run")
+    ev = api.evaluate(clf, "test", tmp_path / "run")
+    assert ev.accuracy == 1.0, ev
+    assert np.trace(np.array(ev.confusion)) == ev.clips
+
+
+# -- the command line ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    d = tmp_path_factory.mktemp("audio")
+    root = tones_folder(d / "tones")
+    ok(cli("train", "--task", "audio", "--data", root, "--label-pattern", r"^([a-z]+)_", "--out", d / "run",
+           "--channels", "4", "--hidden-size", "8", "--steps", "30", "--max-time", "60", "--eval-every", "15"))
+    return d
+
+
+def test_classify_evaluate_and_refusals(run, trained_run):
+    files = sorted((run / "tones").glob("*.wav"))[:2]
+    rows = [json.loads(l) for l in ok(cli("classify", run / "run", *files, "--top-k", "2", "--json")).stdout.splitlines()]
+    assert len(rows) == 4 and set(rows[0]) == {"file", "label", "probability"}
+    assert rows[0]["probability"] >= rows[1]["probability"]
+    folder = ok(cli("classify", run / "run", run / "tones")).stdout.splitlines()
+    assert len(folder) == 72
+    ev = json.loads(ok(cli("evaluate", run / "run", "--split", "test", "--json", "--plot", run / "c.png")).stdout)
+    assert {"accuracy", "loss", "per_class", "confusion"} <= set(ev) and len(ev["confusion"]) == 3
+    assert (run / "c.png").stat().st_size > 1000
+    assert_clean_error(cli("classify", trained_run, files[0]), "`rnnkit classify` is for audio-classifier runs")
+
+
+@pytest.mark.parametrize("setup,flags,match", [
+    (lambda d: d.mkdir(), [], "is empty"),
+    (lambda d: (d.mkdir(), (d / "a.txt").write_text("x")), [], "has no .wav files"),
+    (lambda d: tones_folder(d, per_class=2), ["--label-pattern", r"^(\d)_"], "does not match the file name"),
+    (lambda d: tones_folder(d, per_class=2), ["--label-pattern", r"^[a-z]+_(x?)"], "at least two classes"),
+    (lambda d: (tones_folder(d, per_class=4), (d / "mid_bad_9.wav").write_text("not audio")), [], "mid_bad_9.wav"),
+    (lambda d: (tones_folder(d, per_class=4), sf.write(d / "low_z_9.wav", np.zeros(4000, np.float32), RATE)), [],
+     "silent"),
+    (lambda d: (tones_folder(d, per_class=4), sf.write(d / "low_z_9.wav", tone(300, 0.01), RATE)), [], "short"),
+])
+def test_bad_input_is_one_clean_line(tmp_path, setup, flags, match):
+    setup(tmp_path / "d")
+    flags = flags or ["--label-pattern", r"^([a-z]+)_"]
+    res = cli("train", "--task", "audio", "--data", tmp_path / "d", "--out", tmp_path / "run", "--steps", "2",
+              "--max-time", "10", *flags)
+    assert_clean_error(res, match)
+    assert not (tmp_path / "run").exists()
+
+
+def test_skip_bad_files_lists_them(tmp_path):
+    d = tones_folder(tmp_path / "d", per_class=4)
+    (d / "mid_bad_9.wav").write_text("not audio")
+    out = ok(cli("train", "--task", "audio", "--data", d, "--label-pattern", r"^([a-z]+)_", "--out", tmp_path / "run",
+                 "--steps", "2", "--max-time", "10", "--skip-bad-files", "--channels", "4", "--hidden-size", "8"))
+    assert "skipped 1 bad files" in out.stdout and "mid_bad_9.wav" in out.stdout
+
+
+def test_fsdd_trains_briefly(tmp_path):
+    data = needs_shared("fsdd")
+    ok(cli("train", "--task", "audio", "--data", data, "--label-pattern", r"^(\d)_", "--split", "pattern",
+           "--test-pattern", r"_[0-4]\.wav$", "--out", tmp_path / "digits", "--steps", "5", "--max-time", "30"))
+    ev = json.loads(ok(cli("evaluate", tmp_path / "digits", "--json")).stdout)
+    assert ev["clips"] == 300 and len(ev["labels"]) == 10
+
+
+def test_crossval_leaves_each_group_out(tmp_path):
+    root = tones_folder(tmp_path / "t", per_class=9)
+    res = json.loads(ok(cli("crossval", "--task", "audio", "--data", root, "--label-pattern", r"^([a-z]+)_",
+                            "--group-pattern", r"^[a-z]+_([a-z]+)_", "--out", tmp_path / "cv", "--steps", "3",
+                            "--max-time", "20", "--channels", "4", "--hidden-size", "8", "--json")).stdout)
+    assert set(res["folds"]) == {"ann", "bob", "cid"}
+    assert res["worst"]["accuracy"] == min(res["folds"].values())
+    for g in ("ann", "bob", "cid"):  # each fold's test part is exactly that speaker
+        split = json.loads((tmp_path / "cv" / g / "split.json").read_text())
+        assert {c["group"] for c in split["clips"] if c["part"] == "test"} == {g}
+        assert g not in {c["group"] for c in split["clips"] if c["part"] != "test"}
