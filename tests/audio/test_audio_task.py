@@ -183,3 +183,25 @@ def test_crossval_leaves_each_group_out(tmp_path):
         split = json.loads((tmp_path / "cv" / g / "split.json").read_text())
         assert {c["group"] for c in split["clips"] if c["part"] == "test"} == {g}
         assert g not in {c["group"] for c in split["clips"] if c["part"] != "test"}
+
+
+def test_test_clips_do_not_change_the_fitted_normalization(tmp_path):
+    """Poison the test part (pattern split): the run's normalization statistics stay the same."""
+    import shutil
+
+    from rnnkit.core import checkpoint
+
+    clean = tones_folder(tmp_path / "clean", per_class=6)
+    poisoned = tmp_path / "poisoned"
+    shutil.copytree(clean, poisoned)
+    for f in poisoned.glob("*_0.wav"):  # the test clips
+        x, rate = sf.read(f, dtype="float32")
+        sf.write(f, np.clip(x * 3 + 0.5, -1, 1), rate, subtype="FLOAT")
+    stats = []
+    for root in (clean, poisoned):
+        cfg = cfg_for(root, steps=2)
+        cfg.data.split, cfg.data.test_pattern = "pattern", r"_0\.wav$"
+        api.train(cfg, tmp_path / f"run-{root.name}")
+        _, meta = checkpoint.load(tmp_path / f"run-{root.name}" / "last.safetensors")
+        stats.append(meta["normalization"])
+    assert stats[0] == stats[1]
