@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import torch
 from torch.nn import functional as F
 
-from . import evaluation, infill
+from . import evaluation, infill, noising
 from .batching import Batch, StreamBatches, WindowBatches
 from ..core.config import check_choices, from_dict, option, require
 from ..core.errors import RnnkitError
@@ -40,12 +40,19 @@ class LMTrainConfig(TrainConfig):
     seq_len: int = option(100, "time steps per training sequence (BPTT length, or the window length)")
     window_step: int = option(1, "window and infill objectives: distance between window starts (the seed's STEP)")
     val_tokens: int = option(200_000, "validate during training on at most this many tokens (0 = all)")
+    noise_prob: float = option(0.0, "data noising (Xie et al. 2017): replace each input token with this probability "
+                               "during training (0 = off; stream and window objectives)")
+    noise: str = option("unigram", "what a noised input token becomes: unigram (a token drawn from the training "
+                        "split's frequencies) or blank (a zero input vector)", noising.KINDS)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         for name in ("seq_len", "window_step"):
             require(getattr(self, name) >= 1, name, f"must be at least 1, got {getattr(self, name)}")
         require(self.val_tokens >= 0, "val_tokens", f"must be 0 or more, got {self.val_tokens}")
+        require(0.0 <= self.noise_prob < 1.0, "noise_prob", f"must be in [0, 1), got {self.noise_prob}")
+        require(self.noise_prob == 0 or self.objective != "infill", "noise_prob",
+                "applies to the stream and window objectives; an infill model's inputs are its targets")
 
 
 @dataclass
@@ -118,6 +125,9 @@ class LMTask:
             self.data = StreamBatches(train, t.batch_size, t.seq_len, t.seed)
         else:  # infill reads the same windows, inputs and target together
             self.data = WindowBatches(train, t.batch_size, t.seq_len, t.window_step, t.seed)
+        self.noise = None  # counted models train without this loop
+        if t.noise_prob > 0 and isinstance(model, RNNLanguageModel):
+            self.noise = noising.InputNoise(t.noise, t.noise_prob, train, len(corpus.vocab))
 
     def steps_per_epoch(self) -> int:
         return len(self.data)
@@ -127,6 +137,8 @@ class LMTask:
             yield Batch(b.inputs.to(self.device, non_blocking=True), b.targets.to(self.device, non_blocking=True))
 
     def loss(self, batch: Batch, carry: Any):
+        if self.noise is not None:
+            batch = Batch(self.noise(batch.inputs), batch.targets)
         if self.cfg.train.objective == "stream":
             logits, state = self.model(batch.inputs, carry)  # (B, T, V)
             loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), batch.targets.reshape(-1))
