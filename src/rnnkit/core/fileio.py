@@ -9,6 +9,9 @@ from pathlib import Path
 
 from .errors import RnnkitError
 
+_UMASK = os.umask(0)  # read once: the mode a plain ``open(path, "w")`` would give
+os.umask(_UMASK)
+
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
@@ -17,6 +20,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+            os.fchmod(f.fileno(), 0o666 & ~_UMASK)  # mkstemp makes files private (0600)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
