@@ -271,3 +271,33 @@ def fill(lm: LoadedModel, text: str, top_k: int = 5) -> list[infill.Filler]:
         raise RnnkitError(f"{lm.source.parent} was trained with --objective {lm.config.train.objective}, which reads "
                           f"left to right only; rnnkit fill needs a run trained with --objective infill")
     return infill.fill(lm.model, lm.vocab, text, top_k, lm.config.train.seq_len, lm.device)
+
+
+def report_view(lm: LoadedModel, run_dir: str | Path):
+    """This run's part of ``rnnkit report``: the split, test metrics and samples with memorization
+    statistics (see ``rnnkit.report.sections.TaskReport``)."""
+    from ..report.sections import Section, TaskReport, key_values, unavailable
+
+    run_dir = Path(run_dir)
+    saved = read_json(run_dir / textdata.SPLIT_FILE)
+    unit = "chars" if lm.vocab.level == "char" else "words"
+    rows = [["part", "tokens", "characters"]]
+    for name, (a, b) in saved["splits"].items():
+        rows.append([name, f"{b - a:,}", f"{saved.get('chars', {}).get(name, b - a):,}"])
+    split = Section("Data split", text=[f"{saved['source']['path']} ({lm.vocab.level} level, vocabulary of "
+                                        f"{len(lm.vocab)}); contiguous parts: train, then validation, then test."],
+                    table=rows)
+    test = Section("Test metrics", table=key_values(evaluate(lm, "test", run_dir).to_json()))
+    if is_infill(lm):
+        return TaskReport(split, test, [unavailable("Samples", "an infill run fills blanks and does not generate "
+                                                               "text (rnnkit fill)")])
+    cfg = dataclasses.replace(lm.config.sample, length=300 if unit == "chars" else 60, num_samples=3, seed=0)
+    texts, stats = sample_with_stats(lm, cfg)
+    diversity = ", ".join(f"distinct-{k} {v:.2f}" for k, v in stats.distinct.items())
+    view = Section("Samples", text=[f"{cfg.num_samples} samples at temperature {cfg.temperature:g} (seed 0); "
+                                    f"diversity over words: {diversity}."],
+                   table=[["piece length", "copied from the training text"]]
+                   + [[f"{k} {unit}", f"{v:.0%}"] for k, v in stats.memorized.items()]
+                   + [["longest verbatim copy", f"{stats.longest_copy} {unit}"]],
+                   pre=texts)
+    return TaskReport(split, test, [view])
