@@ -37,7 +37,7 @@ def loss_curves(rows: list[dict], x: str, xlabel: str) -> Image | None:
         return None
     fig, ax = _axes(f"loss against {xlabel}", xlabel, "loss")
     if train[0]:
-        ax.plot(*train, lw=1, label="training (running, dropout on)")
+        ax.plot(*train, lw=1, marker="." if len(train[0]) <= 50 else None, label="training (running, dropout on)")
     if val[0]:
         ax.plot(*val, "o-", ms=3, label="validation")
     ax.legend()
@@ -50,7 +50,7 @@ def learning_rate(rows: list[dict]) -> Image | None:
     if not steps:
         return None
     fig, ax = _axes("learning rate", "step", "learning rate")
-    ax.plot(steps, lr)
+    ax.plot(steps, lr, marker="." if len(steps) <= 50 else None)
     fig.tight_layout()
     return figure_image(fig, "learning rate against step")
 
