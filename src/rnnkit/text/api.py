@@ -30,6 +30,7 @@ from .language_model import LMConfig, LMTask, build_model, check_corpus_fits, co
 from .ngram import NGramModel
 from .sampling import SampleConfig
 from ..core.rundir import BEST, LAST
+from ..core.tensorboard import TensorBoardLog
 from ..core import trainer
 from ..core.trainer import Event, FitResult, MetricsLog, fit, resolve_device
 from .vocab import Vocab
@@ -97,7 +98,20 @@ def train(config: LMConfig, out: str | Path, *, resume: bool = False, overwrite:
     done = TrainResult(out, st.step, st.epoch, st.best_val, st.stopped, st.clipped, st.elapsed, st.tokens)
     if st.stopped:  # not for a run cut short (stop_after)
         done.mix, done.mix_note = _attach_mix(config, corpus, out, device)
+        if config.train.tensorboard and config.train.objective != "infill":
+            _board_sample(out, st.step)
     return done
+
+
+def _board_sample(out: Path, step: int) -> None:
+    """The finished run's sample (its own sampling settings) as text in its TensorBoard log."""
+    lm = load(out)
+    text = sample(lm, dataclasses.replace(lm.config.sample, num_samples=1))[0]
+    board = TensorBoardLog(out)
+    try:
+        board.text("sample", "    " + text.replace("\n", "\n    "), step)  # indented: Markdown shows it verbatim
+    finally:
+        board.close()
 
 
 def _attach_mix(config: LMConfig, corpus: textdata.Corpus, out: Path,
@@ -147,10 +161,13 @@ def _count(config: LMConfig, corpus: textdata.Corpus, out: Path) -> TrainResult:
     tensors = checkpoint.with_prefix("model", model.state_dict())
     for name in (BEST, LAST):
         checkpoint.save(out / name, tensors, meta)
-    log = MetricsLog(out / rundir.METRICS_FILE, keep_until=None)
+    log = MetricsLog(out / rundir.METRICS_FILE, keep_until=None,
+                     mirror=TensorBoardLog(out) if config.train.tensorboard else None)
     log.write({"kind": "val", "step": 0, "epoch": 1, "val_loss": val, "best_val": val, "elapsed": elapsed,
                "tokens_per_s": len(corpus.part("train")) / max(elapsed, 1e-9)})
     log.close()
+    if config.train.tensorboard:
+        _board_sample(out, 0)
     return TrainResult(out, 0, 1, val, "counted", 0, elapsed, len(corpus.part("train")))
 
 
