@@ -57,10 +57,11 @@ def test_language_model_flow_matches_a_finite_difference_at_the_first_step():
     """``||dL/dh_1||`` of the LM path against central differences of the loss in h_1's entries."""
     torch.manual_seed(2)
     cfg = RNNConfig(cell="gru", layers=1, hidden_size=6, embedding_size=4, dropout=0.0)
-    model = RNNLanguageModel(cfg, 7).double()
+    model = RNNLanguageModel(cfg, 7)
     windows = torch.randint(0, 7, (1, 6))
     norms = lm_gradient_norms(model, windows)
-    assert norms.shape == (5,) and all(p.requires_grad for p in model.parameters())
+    assert norms.shape == (5,) and all(p.requires_grad and p.grad is None for p in model.parameters())
+    model = model.double()
 
     def loss_from_h1(h1):
         x = model.embed(windows[:, :-1])
