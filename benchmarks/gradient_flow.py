@@ -30,7 +30,7 @@ def main() -> None:
     p.add_argument("--sequences", type=int, default=32)
     p.add_argument("--out", type=Path, default=Path("runs/gradient_flow"))
     args = p.parse_args()
-    print(f"| training steps | cell | 1 back | 10 back | 25 back | 50 back | lstm / this at 50 back | seconds |")
+    print("| training steps | cell | 1 back | 10 back | 25 back | 50 back | lstm / this at 50 back | seconds |")
     print("|---:|---|---:|---:|---:|---:|---:|---:|")
     verdicts = []
     for steps in args.steps:
