@@ -304,7 +304,9 @@ def report_view(lm: LoadedModel, run_dir: str | Path):
     split = Section("Data split", text=[f"{saved['source']['path']} ({lm.vocab.level} level, vocabulary of "
                                         f"{len(lm.vocab)}); contiguous parts: train, then validation, then test."],
                     table=rows)
-    test = Section("Test metrics", table=key_values(evaluate(lm, "test", run_dir).to_json()))
+    mixed = [f"Scored with the {lm.meta['mix']['order']}-gram mixed in after training (rnnkit evaluate --no-mix: "
+             f"the recurrent model alone)."] if "mix" in lm.meta else []
+    test = Section("Test metrics", text=mixed, table=key_values(evaluate(lm, "test", run_dir).to_json()))
     if is_infill(lm):
         return TaskReport(split, test, [unavailable("Samples", "an infill run fills blanks and does not generate "
                                                                "text (rnnkit fill)")])
