@@ -9,6 +9,8 @@
     rnnkit backtest --task forecast --data CSV   rolling-origin backtest against baselines
     rnnkit evaluate RUN --split test             score a split (any task)
     rnnkit compare --data PATH_OR_NAME           baselines and recurrent models side by side
+    rnnkit report RUN                            one self-contained HTML page about a run (any task)
+    rnnkit gradient-flow RUN | --cells rnn lstm  gradient norm through time, per step back
 
 ``train`` and ``evaluate`` work on every task of the registry (``tasks.py``): ``--task`` picks
 it for a new run, the checkpoint's ``kind`` for an existing one.
@@ -47,6 +49,7 @@ from .forecast.series import read_series
 from .forecast.task import ForecastUseConfig
 from .translate import api as translate_api
 from .translate.task import SearchConfig
+from .report import commands as report_commands
 
 
 def _train_parser(sub, spec: tasks.TaskSpec) -> None:
@@ -200,6 +203,7 @@ def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
                     help="draw the attention matrix of the (first) sentence, decoded greedily, to this PNG file")
     tr.add_argument("--json", action="store_true", help="print one JSON object per sentence")
     add_arguments(tr, SearchConfig, "search")
+    COMMANDS.update(report_commands.add_parsers(sub))
     return parser
 
 

@@ -226,6 +226,30 @@ def plot_confusion(ev: Evaluation, path: str | Path) -> None:
     save_figure(fig, path)
 
 
+def report_view(clf: Classifier, run_dir: str | Path):
+    """This run's part of ``rnnkit report``: the split, test metrics and the confusion matrix (see
+    ``rnnkit.report.sections.TaskReport``)."""
+    from ..report.sections import Section, TaskReport, drawn_image, key_values, unavailable
+
+    saved = read_json(Path(run_dir) / SPLIT_FILE)
+    parts = ("train", "val", "test")
+    rows = [["label", *parts]]
+    for label in clf.labels:
+        rows.append([label, *(str(sum(c["label"] == label and c["part"] == p for c in saved["clips"])) for p in parts)])
+    rows.append(["all", *(str(sum(c["part"] == p for c in saved["clips"])) for p in parts)])
+    split = Section("Data split", text=[f"clips of {saved['data']} per label and part"
+                                        + (f"; {len(saved['skipped'])} bad files left out" if saved.get("skipped") else "")],
+                    table=rows)
+    try:
+        ev = evaluate(clf, "test", run_dir)
+    except RnnkitError as e:
+        return TaskReport(split, unavailable("Test metrics", str(e)), [unavailable("Confusion matrix", str(e))])
+    test = Section("Test metrics", table=key_values({"accuracy": ev.accuracy, "loss": ev.loss, "clips": ev.clips,
+                                                     "per class accuracy": ev.per_class}))
+    image = drawn_image(lambda p: plot_confusion(ev, p), "confusion matrix of the test clips")
+    return TaskReport(split, test, [Section("Confusion matrix", images=[image])])
+
+
 @dataclass
 class FoldResult:
     group: str

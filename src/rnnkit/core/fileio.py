@@ -27,6 +27,18 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def check_writable(path: Path, flag: str = "--out") -> None:
+    """Fail before any work when ``path`` cannot be written (a file in the way, no permission)."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RnnkitError(f"cannot write {path} ({e.strerror or e}); pass another {flag}")
+    if path.is_dir() or not os.access(path.parent, os.W_OK):
+        why = "it is a directory" if path.is_dir() else f"{path.parent} is not writable"
+        raise RnnkitError(f"cannot write {path} ({why}); pass another {flag}")
+
+
 def save_figure(fig, path: Path, dpi: int = 100) -> None:
     """Write a matplotlib figure as PNG atomically, and close it."""
     import io

@@ -26,6 +26,7 @@ from .config import check_choices, option, require
 from .errors import RnnkitError, TrainingDiverged
 from .fileio import atomic_write_bytes
 from .rundir import BEST, LAST, METRICS_FILE
+from .tensorboard import TensorBoardLog
 
 Carry = Any  # whatever a task carries from one batch to the next (a hidden state, or None)
 
@@ -53,6 +54,8 @@ class TrainConfig:
     log_every: int = option(10, "write a training row to the metrics log every this many steps")
     seed: int = option(0, "random seed: data order, initialization, dropout")
     device: str = option("auto", "cpu, cuda, cuda:N or auto (a GPU when there is one)")
+    tensorboard: bool = option(False, "also write TensorBoard event files to RUN/tensorboard "
+                               "(pip install 'rnnkit[tensorboard]')")
     precision: str = option("auto", "fp32, bf16 (mixed precision by autocast: fast on CPUs with AMX or "
                             "AVX512-BF16, slow on others) or auto (bf16 on such CPUs, fp32 elsewhere)",
                             ("auto", "fp32", "bf16"))
@@ -215,10 +218,11 @@ class MetricsLog:
     """``metrics.jsonl``: one JSON object per logged step and per validation.
 
     On resume the rows after the checkpoint's step are dropped, since those steps run again.
+    ``mirror`` (a :class:`~rnnkit.core.tensorboard.TensorBoardLog`) gets every new row too.
     """
 
-    def __init__(self, path: Path, keep_until: int | None):
-        self.path = path
+    def __init__(self, path: Path, keep_until: int | None, mirror=None):
+        self.path, self.mirror = path, mirror
         rows = []
         if keep_until is not None and path.is_file():
             for line in path.read_text(encoding="utf-8").splitlines():
@@ -236,9 +240,13 @@ class MetricsLog:
         self.rows.append(row)
         self.file.write(json.dumps(row) + "\n")
         self.file.flush()
+        if self.mirror is not None:
+            self.mirror.write(row)
 
     def close(self) -> None:
         self.file.close()
+        if self.mirror is not None:
+            self.mirror.close()
 
 
 def _carry_tensors(carry: Carry) -> dict[str, torch.Tensor]:
@@ -276,7 +284,8 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
         carry = _carry_from(checkpoint.section(tensors, "carry"), device)
         st = LoopState(**meta["loop"])
         st.stopped = ""
-    log = MetricsLog(run_dir / METRICS_FILE, keep_until=st.step)
+    board = TensorBoardLog(run_dir, st.step + 1 if resume_from is not None else None) if cfg.tensorboard else None
+    log = MetricsLog(run_dir / METRICS_FILE, keep_until=st.step, mirror=board)
     per_epoch = task.steps_per_epoch()
     epochs = cfg.budget_epochs()
     limits = [(n, why) for n, why in ((cfg.steps, "steps"), (epochs * per_epoch if epochs else None, "epochs"))

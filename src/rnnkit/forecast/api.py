@@ -305,3 +305,25 @@ def plot(run: ForecastRun, fc: Forecast, path: str | Path, history: int | None =
     fig.autofmt_xdate()
     fig.tight_layout()
     save_figure(fig, path)
+
+
+def report_view(run: ForecastRun, run_dir: str | Path):
+    """This run's part of ``rnnkit report``: the split, test metrics and the forecast plot (see
+    ``rnnkit.report.sections.TaskReport``)."""
+    from ..report.sections import Section, TaskReport, drawn_image, key_values, unavailable
+
+    lay, s = run.layout, run.series
+    rows = [["part", "points", "from", "to"]]
+    for name, a, b in (("train", 0, lay.train_end), ("val", lay.train_end, lay.val_end), ("test", lay.val_end, lay.length)):
+        rows.append([name, str(b - a), str(s.dates[a]) if b > a else "", str(s.dates[b - 1]) if b > a else ""])
+    split = Section("Data split", text=[f"{s.name}: {len(s)} {s.frequency.name} points, split in time order; "
+                                        f"windows of {lay.window} steps, horizon {lay.horizon}.", *s.report],
+                    table=rows)
+    try:
+        test = Section("Test metrics", table=key_values(evaluate(run, "test").to_json()))
+    except RnnkitError as e:
+        test = unavailable("Test metrics", str(e))
+    fc = forecast(run)
+    image = drawn_image(lambda p: plot(run, fc, p), f"{len(fc.point)}-step forecast from the end of {s.name}")
+    return TaskReport(split, test, [Section("Forecast", text=["From the end of the series, with 80% and 95% "
+                                                              "intervals."], images=[image])])

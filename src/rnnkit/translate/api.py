@@ -226,5 +226,37 @@ def plot_attention(tr: Translator, sentence: str, path: str | Path) -> Translati
     return result
 
 
+def report_view(tr: Translator, run_dir: str | Path):
+    """This run's part of ``rnnkit report``: the split, test metrics, a few test translations and
+    an attention map (see ``rnnkit.report.sections.TaskReport``)."""
+    from ..report.sections import Section, TaskReport, drawn_image, key_values, unavailable
+
+    run_dir = Path(run_dir)
+    saved = read_json(run_dir / SPLIT_FILE)
+    rows = [["part", "sentence pairs", "distinct sources"]]
+    rows += [[name, f"{part['pairs']:,}", f"{part['groups']:,}"] for name, part in saved["splits"].items()]
+    split = Section("Data split", text=[f"{saved['data']['path']}; pairs with the same source sentence stay in one "
+                                        f"part; {saved.get('trained_pairs', 0):,} training pairs kept after "
+                                        f"--max-length."], table=rows)
+    m = evaluate(tr, "test", run_dir)
+    test = Section("Test metrics", text=[f"BLEU {m.signature['bleu']}", f"chrF {m.signature['chrf']}"],
+                   table=key_values({k: v for k, v in m.to_json().items() if k != "signature"}))
+    groups = pairs_mod.references(pairs_mod.read_split(run_dir, "test"))[:5]
+    hyps = translate(tr, [src for src, _ in groups], dataclasses.replace(tr.config.search, n_best=1))
+    table = [["source", "reference", "translation"]]
+    table += [[src, " | ".join(refs), h[0].text] for (src, refs), h in zip(groups, hyps)]
+    view = [Section("Test translations", text=[f"The first {len(groups)} test sources (beam {tr.config.search.beam})."],
+                    table=table)]
+    if not groups:
+        view.append(unavailable("Attention", "the test split is empty"))
+    elif tr.model.attention is None:
+        view.append(unavailable("Attention", "this translator was trained with --attention none"))
+    else:
+        image = drawn_image(lambda p: plot_attention(tr, groups[0][0], p),
+                            f"attention of the greedy translation of {groups[0][0]!r}")
+        view.append(Section("Attention", images=[image]))
+    return TaskReport(split, test, view)
+
+
 __all__ = ["KIND", "SearchConfig", "TranslateConfig", "TrainResult", "Translation", "TranslationMetrics", "Translator",
            "evaluate", "load", "plot_attention", "train", "translate"]

@@ -1,0 +1,1 @@
+"""Diagnosing runs: what limits a model, measured."""
