@@ -9,6 +9,7 @@
     rnnkit backtest --task forecast --data CSV   rolling-origin backtest against baselines
     rnnkit evaluate RUN --split test             score a split (any task)
     rnnkit compare --data PATH_OR_NAME           baselines and recurrent models side by side
+    rnnkit tune --config B --space S --out DIR   search hyperparameters of any task (Optuna); tune-worker joins
 
 ``train`` and ``evaluate`` work on every task of the registry (``tasks.py``): ``--task`` picks
 it for a new run, the checkpoint's ``kind`` for an existing one.
@@ -47,6 +48,7 @@ from .forecast.series import read_series
 from .forecast.task import ForecastUseConfig
 from .translate import api as translate_api
 from .translate.task import SearchConfig
+from .tune import commands as tune_commands
 
 
 def _train_parser(sub, spec: tasks.TaskSpec) -> None:
@@ -200,6 +202,7 @@ def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
                     help="draw the attention matrix of the (first) sentence, decoded greedily, to this PNG file")
     tr.add_argument("--json", action="store_true", help="print one JSON object per sentence")
     add_arguments(tr, SearchConfig, "search")
+    COMMANDS.update(tune_commands.add_parsers(sub))
     return parser
 
 
