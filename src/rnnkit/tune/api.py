@@ -70,7 +70,7 @@ def _same(name: str, given: Any, saved: Any) -> None:
 
 def _create(out: Path, *, task: str | None, config: Path | None, space: Path | None, metric: str | None,
             trial_time: float | None, storage: str | None, study_name: str | None, sampler: SamplerConfig,
-            trials: int | None, workers_n: int) -> tuple[optuna.Study, Setup, str]:
+            trials: int | None, workers_n: int, tries: list[str]) -> tuple[optuna.Study, Setup, str]:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise RnnkitError(f"{out} exists and is not a tune folder (no {STUDY_FILE}); choose another --out")
     if space is None:
@@ -79,6 +79,8 @@ def _create(out: Path, *, task: str | None, config: Path | None, space: Path | N
     base = load_file(config) if config else {}
     from_dict(spec.config, base, str(config or "base config"))  # the base must be a valid configuration
     parsed = load_space(space, spec.config)
+    for t in tries:  # checked before the study exists, so bad input leaves nothing behind
+        parse_try(t, parsed)
     metric = metric or VAL_LOSS
     check_metric(spec.name, metric, sampler.prune)
     if trial_time is not None and trial_time <= 0:
@@ -142,7 +144,7 @@ def tune(out: Path, *, task: str | None = None, config: Path | None = None, spac
         cfg = from_dict(SamplerConfig, sampler or {}, "options")
         study, setup, url = _create(out, task=task, config=config, space=space, metric=metric, trial_time=trial_time,
                                     storage=storage, study_name=study_name, sampler=cfg, trials=trials,
-                                    workers_n=workers_n)
+                                    workers_n=workers_n, tries=tries)
     space_ = setup.parsed_space()
     chosen = [parse_try(t, space_) for t in tries]  # every --try checked before any is enqueued
     for values in chosen:

@@ -42,6 +42,17 @@ def is_database(url: str) -> bool:
     return "://" in url
 
 
+def _with_driver(url: str) -> str:
+    """``postgresql://`` with the driver that is installed: SQLAlchemy 2.1 means psycopg 3 by it, while
+    rnnkit[postgres] installs psycopg2."""
+    import importlib.util
+
+    if url.startswith("postgresql://") and importlib.util.find_spec("psycopg") is None \
+            and importlib.util.find_spec("psycopg2") is not None:
+        return "postgresql+psycopg2://" + url[len("postgresql://"):]
+    return url
+
+
 def open_storage(url: str, workers: int = 1) -> optuna.storages.BaseStorage:
     """An Optuna storage from ``url``: a database URL (``postgresql://``, ``sqlite:///``) or a journal file path."""
     if is_sqlite(url) and workers > 1:
@@ -55,7 +66,7 @@ def open_storage(url: str, workers: int = 1) -> optuna.storages.BaseStorage:
             raise RnnkitError(f"journal file {path}: its folder does not exist")
         return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
     try:
-        return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+        return optuna.storages.RDBStorage(_with_driver(url), heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
                                           heartbeat_stale_trial_callback=retry,
                                           engine_kwargs={"pool_pre_ping": True} if not is_sqlite(url) else None)
     except ImportError as e:
