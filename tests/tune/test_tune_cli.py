@@ -9,9 +9,13 @@ import pytest
 from optuna.trial import TrialState
 
 from conftest import assert_clean_error, cli, ok
-from tune_fixtures import load, one_thread, write_study_files  # noqa: F401 (a fixture)
+from tune_fixtures import load, one_thread, write_study_files
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+
+@pytest.fixture(autouse=True)
+def _one_thread(monkeypatch):
+    yield from one_thread(monkeypatch)
+
 
 GRID = '[space]\n"rnn.cell" = { choices = ["lstm", "gru"] }\n"train.lr" = { choices = [0.003, 0.03] }\n'
 

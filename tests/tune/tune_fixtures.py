@@ -18,7 +18,6 @@ import pytest
 from conftest import TINY_TEXT
 
 
-@pytest.fixture
 def one_thread(monkeypatch):
     """One PyTorch thread here and in worker processes: tiny trials on a shared 2-core machine are
     many times slower with threads that wait for each other."""

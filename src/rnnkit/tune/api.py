@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import optuna
-from optuna.trial import TrialState
 
 from .. import tasks
 from ..core.config import from_dict, load_file, merge
@@ -170,8 +169,7 @@ def write_results(out: Path, study: optuna.Study, setup: Setup) -> TuneSummary:
         results.write_best(out / "best.toml", setup, best)
         files.append(out / "best.toml")
     files += results.write_plots(out / "plots", study)
-    states = [t.state for t in study.get_trials(deepcopy=False)]
-    counts = {s.name.lower(): states.count(s) for s in TrialState if states.count(s)}
+    counts = results.state_counts(study)
     return TuneSummary(out, study.study_name, setup.task, counts, setup.target, best.number if best else None,
                        best.value if best else None, results.objective_name(setup), files)
 

@@ -37,6 +37,8 @@ PLOTS = {
 
 def how_chosen(t: FrozenTrial) -> str:
     """hand (``--try``), retry (of a trial whose worker died) or the sampler."""
+    if "surplus" in t.user_attrs:
+        return "surplus"
     if "failed_trial" in t.system_attrs:
         return f"retry of {t.system_attrs['failed_trial']}"
     return "hand" if t.user_attrs.get("hand_chosen") else "sampler"
@@ -50,12 +52,18 @@ def row(t: FrozenTrial, keys: list[str]) -> dict[str, Any]:
             "last_val_loss": t.intermediate_values[last] if last is not None else None,
             "seconds": round(seconds, 2) if seconds is not None else None,
             "run_dir": t.user_attrs.get("run_dir", ""), "worker": t.user_attrs.get("worker", ""),
-            "error": t.user_attrs.get("error", "")}
+            "error": t.user_attrs.get("error", t.user_attrs.get("surplus", ""))}
 
 
 def rows(study: optuna.Study, setup: Setup) -> list[dict[str, Any]]:
     keys = [p["key"] for p in setup.space]
     return [row(t, keys) for t in study.get_trials(deepcopy=False) if t.state in FINISHED or t.state == TrialState.RUNNING]
+
+
+def state_counts(study: optuna.Study) -> dict[str, int]:
+    """Trials by state; surplus trials (stood down without training, see ``study.surplus``) apart."""
+    names = ["surplus" if "surplus" in t.user_attrs else t.state.name.lower() for t in study.get_trials(deepcopy=False)]
+    return {n: names.count(n) for n in [*(s.name.lower() for s in TrialState), "surplus"] if names.count(n)}
 
 
 def best_trial(study: optuna.Study) -> FrozenTrial | None:
@@ -173,8 +181,7 @@ def describe(study: optuna.Study, setup: Setup) -> str:
     console = Console(file=io.StringIO(), width=200, color_system=None)
     console.print(rich_table(rows(study, setup), keys,
                              f"study {study.study_name}: task {setup.task}, {objective_name(setup)} ({setup.direction})"))
-    states = [t.state for t in study.get_trials(deepcopy=False)]
-    counts = ", ".join(f"{states.count(s)} {s.name.lower()}" for s in TrialState if states.count(s))
+    counts = ", ".join(f"{n} {state}" for state, n in state_counts(study).items())
     lines = [console.file.getvalue().rstrip(), f"trials: {counts or 'none'}; target {setup.target}"]
     best = best_trial(study)
     if best is None:

@@ -121,9 +121,9 @@ def write_setup(study: optuna.Study, setup: Setup) -> None:
 
 
 def make_sampler(cfg: SamplerConfig, space: Space, seed_offset: int = 0) -> optuna.samplers.BaseSampler:
-    seed = cfg.seed + seed_offset
-    if cfg.sampler == "grid":
-        return optuna.samplers.GridSampler(space.grid(), seed=seed)
+    if cfg.sampler == "grid":  # one seed for all workers: it fixes the grid's (shuffled) order, which they share
+        return optuna.samplers.GridSampler(space.grid(), seed=cfg.seed)
+    seed = cfg.seed + seed_offset  # apart for each worker, or they would propose the same points
     if cfg.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if cfg.sampler == "tpe":
@@ -161,6 +161,10 @@ def objective(setup: Setup, out: Path) -> Callable[[optuna.Trial], float]:
 
     def run(trial: optuna.Trial) -> float:
         values = space.suggest(trial)
+        why = surplus(trial.study, trial.number, setup.target)
+        if why:  # another worker got there first: this trial trains nothing and does not count
+            trial.set_user_attr("surplus", why)
+            raise Surplus(f"trial {trial.number}: {why}")
         run_dir = trial_dir(out, trial.number)
         trial.set_user_attr("worker", worker_id())
         trial.set_user_attr("run_dir", str(run_dir))
@@ -189,11 +193,40 @@ def objective(setup: Setup, out: Path) -> Callable[[optuna.Trial], float]:
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
 
 
+class Surplus(RnnkitError):
+    """A trial started after the study's target was reached, or on a grid point already taken."""
+
+
+def _counts(t: optuna.trial.FrozenTrial) -> bool:
+    """Does ``t`` use up the study's target: finished, running, or failed by an error of its own?
+    (A trial failed because its worker died is retried, so it does not count; nor does a surplus one.)"""
+    if "surplus" in t.user_attrs:
+        return False
+    return t.state in COUNTED or (t.state == TrialState.FAIL and "error" in t.user_attrs)
+
+
 def counted(study: optuna.Study) -> int:
-    """Trials that use up the study's target: finished, running, or failed by an error of their own
-    (a trial failed because its worker died is retried, so it does not count)."""
+    return sum(_counts(t) for t in study.get_trials(deepcopy=False))
+
+
+def surplus(study: optuna.Study, number: int, target: int) -> str:
+    """Why trial ``number`` should not run, or "".
+
+    Workers check the target before they ask for a trial, but two of them may ask at once; then
+    the one with the higher trial number (Optuna numbers trials atomically) stands down. The same
+    holds for two workers handed one grid point (Optuna's grid sampler warns that this happens).
+    """
     trials = study.get_trials(deepcopy=False)
-    return sum(t.state in COUNTED or (t.state == TrialState.FAIL and "error" in t.user_attrs) for t in trials)
+    me = next(t for t in trials if t.number == number)
+    earlier = [t for t in trials if t.number < number and _counts(t)]
+    if len(earlier) >= target:
+        return f"the study had reached its {target} trials when it started"
+    grid_id = me.system_attrs.get("grid_id")
+    if grid_id is not None and "failed_trial" not in me.system_attrs:
+        for t in earlier:
+            if t.system_attrs.get("grid_id") == grid_id and t.state != TrialState.FAIL:
+                return f"trial {t.number} has the same grid point"
+    return ""
 
 
 def has_waiting(study: optuna.Study) -> bool:
