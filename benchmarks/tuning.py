@@ -74,7 +74,7 @@ def grid_table(out: Path, base: Path, space: Path) -> tuple[dict, list[float]]:
 
 def replay(sampler_name: str, seed: int, table: dict, space_path: Path, trials: int, startup: int) -> list[float]:
     """A sampler's study whose objective reads the grid's table; its best-so-far after each trial."""
-    space = load_space(space_path, tasks.TASKS["lm"].config)
+    space = load_space(space_path, tasks.TASKS["lm"])
     cfg = SamplerConfig(sampler=sampler_name, startup_trials=startup, seed=seed)
     study = optuna.create_study(direction="minimize", sampler=make_sampler(cfg, space))
     study.optimize(lambda trial: table[tuple(sorted(space.suggest(trial).items()))], n_trials=trials)

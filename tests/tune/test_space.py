@@ -12,7 +12,7 @@ from rnnkit.core.errors import RnnkitError
 from rnnkit.tune.results import to_toml
 from rnnkit.tune.space import from_table, nested, options_of, parse_try
 
-LM = tasks.TASKS["lm"].config
+LM = tasks.TASKS["lm"]
 
 
 def test_space_entries_become_optuna_distributions():
@@ -33,8 +33,9 @@ def test_space_entries_become_optuna_distributions():
 
 def test_every_option_of_every_task_is_a_space_key():
     for spec in tasks.TASKS.values():
-        opts = options_of(spec.config)
+        opts = options_of(spec)
         assert "train.lr" in opts and "train.seed" in opts
+        assert not any(k.startswith(spec.use_section + ".") for k in opts)  # sampling etc.: not trained
     assert {"rnn.cell", "data.data", "model"} <= set(options_of(LM))
 
 
@@ -97,6 +98,6 @@ def test_best_toml_round_trips_a_configuration():
                    "data.data": 'a "quoted" path\\x', "rnn.tie_weights": False, "train.max_time": float("inf")})
     text = to_toml(data)
     assert tomllib.loads(text) == data
-    assert from_dict(LM, tomllib.loads(text)).rnn.cell == "gru"
+    assert from_dict(LM.config, tomllib.loads(text)).rnn.cell == "gru"
     with pytest.raises(RnnkitError, match="TOML cannot hold"):
         to_toml({"train": {"steps": None}})

@@ -1,6 +1,7 @@
 """``rnnkit tune`` in one process: grid, hand-chosen trials, pruning, samplers, metrics, results, bad input."""
 
 import csv
+import math
 import itertools
 import json
 import tomllib
@@ -95,7 +96,7 @@ def test_model_based_samplers_and_hyperband(tmp_path, sampler):
 def test_metric_and_trial_time(tmp_path):
     base, space = write_study_files(tmp_path, space='[space]\n"train.lr" = { choices = [0.003, 0.03] }\n')
     out = tmp_path / "study"
-    ok(cli("tune", "--config", base, "--space", space, "--sampler", "grid", "--metric", "accuracy", "--trial-time", "30",
+    ok(cli("tune", "--config", base, "--space", space, "--sampler", "grid", "--metric", "accuracy", "--trial-time", "30", "--task", "lm",
            "--out", out, "--study", "acc"))
     study = load(out, "acc")
     assert study.direction.name == "MAXIMIZE"
@@ -147,3 +148,27 @@ def test_bad_input(tmp_path):
     assert_clean_error(cli("tune", "--out", out, "--show", "--try", "train.lr=0.01"), "--show only prints the study")
     assert_clean_error(cli("tune", "--out", out, "--try", "train.lr=7"), "outside the space's range")
     assert len(load(out).trials) == 1  # nothing was enqueued by the refused calls
+
+
+def test_any_task_of_the_registry(tmp_path):
+    """A forecasting study: the space is checked against the forecaster's options, the metric is its MASE."""
+    rows = ["Month,Passengers"] + [f"{2000 + i // 12:04d}-{i % 12 + 1:02d},{100 + 0.5 * i + 10 * math.sin(i / 2):.3f}"
+                                   for i in range(96)]
+    (tmp_path / "s.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "base.toml").write_text(f'[data]\ndata = "{tmp_path / "s.csv"}"\n[model]\nhidden_size = 8\nhorizon = 6\n'
+                                        f'[train]\nsteps = 20\nepochs = 50\npatience = 0\n')
+    (tmp_path / "space.toml").write_text('[space]\n"model.cell" = { choices = ["gru", "lstm"] }\n')
+    out = tmp_path / "study"
+    assert_clean_error(cli("tune", "--task", "forecast", "--config", tmp_path / "base.toml", "--space", tmp_path / "bad.toml",
+                           "--out", out), "not found")
+    (tmp_path / "bad.toml").write_text('[space]\n"rnn.cell" = { choices = ["gru"] }\n')
+    assert_clean_error(cli("tune", "--task", "forecast", "--config", tmp_path / "base.toml", "--space", tmp_path / "bad.toml",
+                           "--out", out), "'rnn.cell' is not an option of this task; valid options are data.column")
+    p = ok(cli("tune", "--task", "forecast", "--config", tmp_path / "base.toml", "--space", tmp_path / "space.toml",
+               "--sampler", "grid", "--metric", "mase", "--out", out))
+    study = load(out)
+    assert sorted(t.params["model.cell"] for t in study.trials) == ["gru", "lstm"]
+    for t in study.trials:
+        e = json.loads(ok(cli("evaluate", out / "trials" / f"{t.number:03d}", "--split", "val", "--json")).stdout)
+        assert t.value == pytest.approx(e["mase"])
+    assert "rnnkit train --task forecast --config" in p.stdout

@@ -77,7 +77,7 @@ def _create(out: Path, *, task: str | None, config: Path | None, space: Path | N
     spec = tasks.TASKS[task or tasks.DEFAULT]
     base = load_file(config) if config else {}
     from_dict(spec.config, base, str(config or "base config"))  # the base must be a valid configuration
-    parsed = load_space(space, spec.config)
+    parsed = load_space(space, spec)
     for t in tries:  # checked before the study exists, so bad input leaves nothing behind
         parse_try(t, parsed)
     metric = metric or VAL_LOSS
@@ -129,7 +129,7 @@ def tune(out: Path, *, task: str | None = None, config: Path | None = None, spac
         spec = setup.spec
         _same("--task", task, setup.task)
         _same("--config", load_file(config) if config else None, setup.base)
-        _same("--space", load_space(space, spec.config).to_json() if space else None, setup.space)
+        _same("--space", load_space(space, spec).to_json() if space else None, setup.space)
         _same("--metric", metric, setup.metric)
         _same("--trial-time", trial_time, setup.trial_time)
         cfg = from_dict(SamplerConfig, merge(setup.sampler, sampler or {}), "options")

@@ -27,6 +27,7 @@ import optuna
 
 from ..core.config import _convert, _scalar_type, load_file
 from ..core.errors import RnnkitError
+from ..tasks import TaskSpec
 
 RANGE_KEYS = {"low", "high", "log", "step"}
 
@@ -105,17 +106,32 @@ class Space:
         return [p.to_json() for p in self.params]
 
 
-def options_of(config_cls: type) -> dict[str, type]:
-    """Every option of a task's config class as ``{"section.option": type}`` (``"option"`` at the top)."""
+def _fields(cls: type, prefix: str = "") -> dict[str, type]:
     out: dict[str, type] = {}
-    hints = typing.get_type_hints(config_cls)
-    for f in dataclasses.fields(config_cls):
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
         tp = hints[f.name]
         if dataclasses.is_dataclass(tp):
-            for key, sub in options_of(tp).items():
-                out[f"{f.name}.{key}"] = sub
+            out.update(_fields(tp, f"{prefix}{f.name}."))
         else:
-            out[f.name] = tp
+            out[prefix + f.name] = tp
+    return out
+
+
+def options_of(spec: TaskSpec) -> dict[str, type]:
+    """Every training option of a task as ``{"section.option": type}`` (``"option"`` at the top).
+
+    The section of the task's use verb (sampling, searching, forecasting defaults) is left out:
+    it does not change the trained model, so it cannot change the objective.
+    """
+    skip = {spec.use_section}
+    hints = typing.get_type_hints(spec.config)
+    out: dict[str, type] = {}
+    for f in dataclasses.fields(spec.config):
+        if f.name in skip:
+            continue
+        tp = hints[f.name]
+        out.update(_fields(tp, f"{f.name}.") if dataclasses.is_dataclass(tp) else {f.name: tp})
     return out
 
 
@@ -153,16 +169,16 @@ def _value(value: Any, tp: type, where: str, allowed: tuple | None) -> Any:
     return converted
 
 
-def parse_param(key: str, entry: Any, config_cls: type) -> Param:
+def parse_param(key: str, entry: Any, spec: TaskSpec) -> Param:
     """Check one ``[space]`` entry against the option it names; one-line errors say how to fix it."""
-    options = options_of(config_cls)
+    options = options_of(spec)
     where = f"space: {key!r}"
     _check_key(key, options, "space")
     base, _ = _scalar_type(options[key])
     if not isinstance(entry, dict):
         raise RnnkitError(f"{where}: expected a table such as {{ choices = [...] }} or {{ low = ..., high = ... }}, "
                           f"got {entry!r}")
-    allowed = _choices_meta(config_cls, key)
+    allowed = _choices_meta(spec.config, key)
     if "choices" in entry:
         if set(entry) != {"choices"}:
             raise RnnkitError(f"{where}: give either choices or low/high, not both")
@@ -198,24 +214,26 @@ def parse_param(key: str, entry: Any, config_cls: type) -> Param:
     return Param(key, base, low=low, high=high, log=log, step=step)
 
 
-def from_table(table: Any, config_cls: type, where: str = "space") -> Space:
+def from_table(table: Any, spec: TaskSpec, where: str = "space") -> Space:
     if not isinstance(table, dict) or not table:
         raise RnnkitError(f"{where}: expected a [space] table with at least one option, e.g. "
                           f"\"rnn.hidden_size\" = {{ choices = [256, 512] }}")
-    return Space(tuple(parse_param(k, v, config_cls) for k, v in table.items()))
+    return Space(tuple(parse_param(k, v, spec) for k, v in table.items()))
 
 
-def load_space(path: Path, config_cls: type) -> Space:
+def load_space(path: Path, spec: TaskSpec) -> Space:
     """Read and check the ``[space]`` table of a TOML (or YAML/JSON) file."""
+    if not Path(path).is_file():
+        raise RnnkitError(f"--space: {path} not found; pass a TOML file with a [space] table")
     data = load_file(path)
     if set(data) != {"space"}:
         extra = sorted(set(data) - {"space"})
         raise RnnkitError(f"{path}: expected only a [space] table" + (f", found {extra[0]!r}" if extra else "")
                           + "; put the base options in the --config file")
-    return from_table(data["space"], config_cls, f"{path}")
+    return from_table(data["space"], spec, f"{path}")
 
 
-def from_json(items: list[dict], config_cls: type) -> Space:
+def from_json(items: list[dict], spec: TaskSpec) -> Space:
     """The space a study stored (see :meth:`Space.to_json`), checked again against this rnnkit."""
     table = {}
     for item in items:
@@ -224,7 +242,7 @@ def from_json(items: list[dict], config_cls: type) -> Space:
         if "choices" not in item:
             item = {k: v for k, v in item.items() if v is not None and not (k == "log" and v is False)}
         table[key] = item
-    return from_table(table, config_cls)
+    return from_table(table, spec)
 
 
 def _parse_scalar(text: str) -> Any:

@@ -86,7 +86,7 @@ class Setup:
         return "minimize" if self.metric == VAL_LOSS else METRICS[self.task][self.metric]
 
     def parsed_space(self) -> Space:
-        return from_json(self.space, self.spec.config)
+        return from_json(self.space, self.spec)
 
     def sampler_config(self) -> SamplerConfig:
         return from_dict(SamplerConfig, self.sampler, "study sampler")
