@@ -154,7 +154,7 @@ def tune(out: Path, *, task: str | None = None, config: Path | None = None, spac
     with results.TrialTable(setup, stream) as table:
         table.update(study)
         if workers_n == 1:
-            run_trials(study, out, on_trial=lambda s, t: table.update(s), before_trial=workers.fail_dead_workers)
+            run_trials(study, out, on_trial=lambda s, t: table.update(s), keep_going=workers.checker())
         else:
             workers.supervise(url, study, out, workers_n, on_poll=lambda: table.update(study))
     return write_results(out, study, setup)
@@ -183,8 +183,10 @@ def show(out: Path) -> str:
 
 
 def join(storage: str, study_name: str, out: Path, threads: int | None = None, worker: int = 0,
-         on_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None) -> None:
-    """Run trials of a shared study (``rnnkit tune-worker``) until it reaches its target."""
+         on_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
+         parent: int | None = None) -> None:
+    """Run trials of a shared study (``rnnkit tune-worker``) until it reaches its target (or until
+    ``parent``, the process id of the ``rnnkit tune`` that started this worker, is gone)."""
     import torch
 
     if workers.is_sqlite(storage):
@@ -198,4 +200,4 @@ def join(storage: str, study_name: str, out: Path, threads: int | None = None, w
     if threads:
         torch.set_num_threads(threads)
     Path(out).mkdir(parents=True, exist_ok=True)
-    run_trials(study, Path(out), worker=worker, on_trial=on_trial, before_trial=workers.fail_dead_workers)
+    run_trials(study, Path(out), worker=worker, on_trial=on_trial, keep_going=workers.checker(parent))

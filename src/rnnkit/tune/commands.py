@@ -58,7 +58,8 @@ def add_parsers(sub) -> dict:
     w.add_argument("--out", type=Path, default=Path("runs/tune"),
                    help="folder for this worker's trial runs (trials/NNN; default: runs/tune)")
     w.add_argument("--threads", type=int, default=None, help="PyTorch threads (default: all cores)")
-    w.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
+    w.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)  # set by rnnkit tune --workers
+    w.add_argument("--parent", type=int, default=None, help=argparse.SUPPRESS)
     w.add_argument("--quiet", action="store_true", help="print nothing but errors")
     return {"tune": cmd_tune, "tune-worker": cmd_tune_worker}
 
@@ -95,7 +96,7 @@ def cmd_tune_worker(args: argparse.Namespace) -> None:
             r = row(t, list(t.params))
             print(f"trial {r['number']} {r['state']}: value {r['value']}  {t.params}", flush=True)
 
-    api.join(args.storage, args.study, args.out, args.threads, args.worker_index, on_trial=line)
+    api.join(args.storage, args.study, args.out, args.threads, args.worker_index, on_trial=line, parent=args.parent)
     if not args.quiet:
         print(f"study {args.study}: reached its target; this worker's runs are in {args.out / 'trials'}",
               file=sys.stderr)

@@ -235,17 +235,18 @@ def has_waiting(study: optuna.Study) -> bool:
 
 def run_trials(study: optuna.Study, out: Path, worker: int = 0,
                on_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
-               before_trial: Callable[[optuna.Study], None] | None = None) -> None:
+               keep_going: Callable[[optuna.Study], bool] | None = None) -> None:
     """Run trials of ``study`` in this process until it reaches its target (or its grid is done).
 
     Several processes may call this on one shared storage at once (``worker`` numbers them, so
     that their samplers are seeded apart); each re-reads the target and the trial counts before
-    asking for a trial.
+    asking for a trial. ``keep_going`` runs before each trial (it may clean up after dead
+    workers) and ends the loop when it returns False.
     """
     sampler, made_for = None, None
     while True:
-        if before_trial is not None:
-            before_trial(study)
+        if keep_going is not None and not keep_going(study):
+            return
         setup = read_setup(study)
         if made_for != setup.sampler:  # the first trial, or another ``rnnkit tune`` call changed the sampler
             cfg = setup.sampler_config()

@@ -113,13 +113,25 @@ def fail_dead_workers(study: optuna.Study) -> list[int]:
     return failed
 
 
+def checker(parent: int | None = None) -> Callable[[optuna.Study], bool]:
+    """Before each trial: fail the trials of dead workers; go on only while ``parent`` (the
+    ``rnnkit tune`` that started this worker, if any) lives, so a killed ``tune`` leaves no
+    workers behind once their trials end."""
+    def check(study: optuna.Study) -> bool:
+        fail_dead_workers(study)
+        return parent is None or _alive(parent)
+
+    return check
+
+
 def threads_per_worker(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // workers)
 
 
 def worker_command(storage: str, study: str, out: Path, threads: int, index: int) -> list[str]:
     return [sys.executable, "-m", "rnnkit.cli", "tune-worker", "--storage", storage, "--study", study,
-            "--out", str(out), "--threads", str(threads), "--worker-index", str(index), "--quiet"]
+            "--out", str(out), "--threads", str(threads), "--worker-index", str(index), "--parent", str(os.getpid()),
+            "--quiet"]
 
 
 def supervise(storage: str, study: optuna.Study, out: Path, workers: int, on_poll: Callable[[], None],
