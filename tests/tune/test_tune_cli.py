@@ -172,3 +172,14 @@ def test_any_task_of_the_registry(tmp_path):
         e = json.loads(ok(cli("evaluate", out / "trials" / f"{t.number:03d}", "--split", "val", "--json")).stdout)
         assert t.value == pytest.approx(e["mase"])
     assert "rnnkit train --task forecast --config" in p.stdout
+
+
+def test_help_lists_the_verbs_and_their_options():
+    assert "tune-worker" in ok(cli("--help")).stdout
+    t = ok(cli("tune", "--help")).stdout
+    for flag in ("--out", "--task", "--config", "--space", "--sampler", "--trials", "--trial-time", "--metric", "--prune",
+                 "--startup-trials", "--seed", "--workers", "--storage", "--study", "--try", "--show"):
+        assert flag in t, flag
+    w = ok(cli("tune-worker", "--help")).stdout
+    for flag in ("--storage", "--study", "--out", "--threads", "--quiet"):
+        assert flag in w, flag
