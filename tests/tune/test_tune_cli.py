@@ -127,6 +127,7 @@ def test_bad_input(tmp_path):
         (["--space", space, "--metric", "bleu"], None, "--metric: 'bleu' is not a validation metric of --task lm"),
         (["--space", space, "--metric", "accuracy", "--prune", "median"], None, "--metric accuracy is maximized"),
         (["--space", space, "--workers", "0"], None, "--workers must be at least 1"),
+        (["--space", space, "--startup-trials", "-1"], None, "--startup-trials: must be 0 or more"),
         (["--space", space, "--trials", "0"], None, "--trials must be at least 1"),
         (["--space", space, "--trial-time", "-1"], None, "--trial-time must be positive"),
         ([], None, "--space is required to start a study"),

@@ -31,7 +31,7 @@ import optuna
 from optuna.trial import TrialState
 
 from .. import tasks
-from ..core.config import from_dict, merge, option
+from ..core.config import check_choices, from_dict, merge, option, require
 from ..core.errors import RnnkitError
 from ..core.trainer import Event
 from .space import Space, from_json, nested
@@ -63,6 +63,10 @@ class SamplerConfig:
     startup_trials: int = option(10, "tpe and gp: random trials before the model guides the search")
     seed: int = option(0, "sampler seed (worker k of --workers uses seed + k)")
     prune: str = option("none", "stop hopeless trials early from their validation losses", PRUNERS)
+
+    def __post_init__(self) -> None:
+        check_choices(self)
+        require(self.startup_trials >= 0, "startup_trials", f"must be 0 or more, got {self.startup_trials}")
 
 
 @dataclass
@@ -132,7 +136,7 @@ def make_sampler(cfg: SamplerConfig, space: Space, seed_offset: int = 0) -> optu
 
 
 def make_pruner(name: str) -> optuna.pruners.BasePruner:
-    if name == "median":  # prune below the median of earlier trials at the same step, after 3 trials
+    if name == "median":  # prune a trial worse than the median of earlier ones at the same step, after 3 trials
         return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
     if name == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource="auto", reduction_factor=3)
