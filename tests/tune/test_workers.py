@@ -66,7 +66,7 @@ def test_two_workers_on_a_journal_and_a_killed_worker_is_retried(tmp_path):
     assert killed.state == TrialState.FAIL
     retry = next(t for t in study.trials if t.system_attrs.get("failed_trial") == victim.number)
     assert retry.state == TrialState.COMPLETE and retry.params == killed.params
-    assert f"retry of {victim.number}" in stderr and "6 complete, 1 fail (target 6)" in stdout
+    assert f"retry of {victim.number}" in stderr and "6 complete, 1 fail" in stdout  # (a surplus trial may follow)
     assert len({t.user_attrs["worker"] for t in study.trials}) >= 2
 
 
@@ -107,7 +107,7 @@ def test_two_workers_on_postgresql(tmp_path):
         by_worker = Counter(t.user_attrs["worker"] for t in study.trials)
         assert len(by_worker) == 2  # both ran trials, each in its own folder
         assert any((joined / "trials" / f"{t.number:03d}" / "config.json").is_file() for t in study.trials)
-        assert "6 complete (target 6)" in stdout
+        assert "study pg: 6 complete" in stdout
         show = ok(run_cli("tune", "--out", out, "--show"))
         assert "6 complete; target 6" in show.stdout
         storage.engine.dispose()
