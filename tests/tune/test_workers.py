@@ -109,7 +109,7 @@ def test_two_workers_on_postgresql(tmp_path):
         assert any((joined / "trials" / f"{t.number:03d}" / "config.json").is_file() for t in study.trials)
         assert "study pg: 6 complete" in stdout
         show = ok(run_cli("tune", "--out", out, "--show"))
-        assert "6 complete; target 6" in show.stdout
+        assert "trials: 6 complete" in show.stdout and "target 6" in show.stdout
         storage.engine.dispose()
     finally:
         server.stop()
