@@ -91,7 +91,7 @@ def test_a_killed_tune_resumes_its_study(tmp_path):
 def test_two_workers_on_postgresql(tmp_path):
     server = PostgresServer().start()
     try:
-        base, space = write_study_files(tmp_path, steps=20, space=GRID)
+        base, space = write_study_files(tmp_path, steps=40, space=GRID)
         out, joined = tmp_path / "study", tmp_path / "joined"
         p = subprocess.Popen(tune_cmd("--config", base, "--space", space, "--sampler", "grid", "--storage", server.url,
                                       "--study", "pg", "--out", out),
