@@ -11,6 +11,7 @@
     rnnkit compare --data PATH_OR_NAME           baselines and recurrent models side by side
     rnnkit report RUN                            one self-contained HTML page about a run (any task)
     rnnkit gradient-flow RUN | --cells rnn lstm  gradient norm through time, per step back
+    rnnkit tune --config B --space S --out DIR   search hyperparameters of any task (Optuna); tune-worker joins
 
 ``train`` and ``evaluate`` work on every task of the registry (``tasks.py``): ``--task`` picks
 it for a new run, the checkpoint's ``kind`` for an existing one.
@@ -50,6 +51,7 @@ from .forecast.task import ForecastUseConfig
 from .translate import api as translate_api
 from .translate.task import SearchConfig
 from .report import commands as report_commands
+from .tune import commands as tune_commands
 
 
 def _train_parser(sub, spec: tasks.TaskSpec) -> None:
@@ -204,6 +206,7 @@ def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
     tr.add_argument("--json", action="store_true", help="print one JSON object per sentence")
     add_arguments(tr, SearchConfig, "search")
     COMMANDS.update(report_commands.add_parsers(sub))
+    COMMANDS.update(tune_commands.add_parsers(sub))
     return parser
 
 
