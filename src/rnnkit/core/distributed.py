@@ -25,6 +25,7 @@ import atexit
 import hashlib
 import json
 import os
+import sys
 from typing import Any, Callable, TypeVar
 
 import numpy as np
@@ -48,6 +49,12 @@ def env_world() -> int:
 def launched() -> bool:
     """True in a process started by torchrun (or anything that sets its variables) with more than one rank."""
     return env_world() > 1
+
+
+def quiet_unless_main() -> None:
+    """Under torchrun, let only rank 0 print results (every rank still prints its own errors)."""
+    if launched() and os.environ.get("RANK", "0") != "0":
+        sys.stdout = open(os.devnull, "w")
 
 
 def active() -> bool:
