@@ -142,7 +142,8 @@ def setup(device_name: str, batch_size: int, identity: dict[str, Any]) -> torch.
             if var not in os.environ:
                 raise RnnkitError(f"WORLD_SIZE is {n} but {var} is not set; start data-parallel runs with "
                                   f"torchrun --nproc-per-node {n} -m rnnkit train ...")
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
+                                device_id=device if device.type == "cuda" else None)
         atexit.register(_shutdown)
     check_same(identity)
     return device

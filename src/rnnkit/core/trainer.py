@@ -27,9 +27,8 @@ from . import checkpoint, distributed
 from .config import check_choices, option, require
 from .errors import RnnkitError, TrainingDiverged
 from .fileio import atomic_write_bytes
-from .fileio import read_json, write_json
-from .rundir import BEST, CONFIG_FILE, LAST, METRICS_FILE
-from ..nn.cells import ExplicitRecurrent
+from .rundir import BEST, LAST, METRICS_FILE
+from .runtime import runtime_info, write_runtime
 
 Carry = Any  # whatever a task carries from one batch to the next (a hidden state, or None)
 
@@ -317,35 +316,6 @@ def _restore_rng(tensors: dict[str, torch.Tensor], device: torch.device) -> None
         torch.cuda.set_rng_state(tensors[prefix + "cuda_rng"], device)
 
 
-def runtime_info(model: nn.Module, cfg: TrainConfig, device: torch.device) -> tuple[dict, list[str]]:
-    """How this run executes (processes, batch split, learning-rate scaling, device, precision), for the
-    run's ``config.json``; and notes for the user about slow paths chosen by an option."""
-    world = distributed.world()
-    info = {"world_size": world, "backend": distributed.backend(), "batch_per_process": cfg.batch_size // world,
-            "effective_batch": cfg.batch_size,
-            "lr_scaling": "none: --batch-size is the global batch, split over the processes, and DDP averages "
-                          "their gradients, so each step is a step on the whole batch at --lr",
-            "device": str(device), "precision": resolve_precision(cfg.precision, device), "compile": cfg.compile}
-    notes = []
-    if device.type == "cuda":
-        if any(isinstance(m, ExplicitRecurrent) for m in model.modules()):
-            notes.append("the recurrent layers run as explicit cells (--impl explicit), several times slower on a GPU "
-                         "than cuDNN's fused layers (--impl fused)")
-        weight_drop = getattr(getattr(model, "cfg", None), "weight_drop", 0)
-        if weight_drop:
-            notes.append("--weight-drop hands cuDNN fresh (dropped) weights every step, which it copies into one "
-                         "block each time: slower than without")
-    info["notes"] = notes
-    return info, notes
-
-
-def write_runtime(run_dir: Path, info: dict) -> None:
-    """Add ``info`` to the run's ``config.json`` as its ``runtime`` table (rank 0 only)."""
-    path = run_dir / CONFIG_FILE
-    if distributed.is_main() and path.is_file():
-        write_json(path, {**read_json(path), "runtime": info})
-
-
 def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
         resume_from: Path | None = None, on_event: Callable[[Event], None] | None = None,
         stop_after: int | None = None) -> FitResult:
@@ -379,7 +349,7 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
         carry = _carry_from(checkpoint.section(tensors, "carry"), device)
         st = LoopState(**meta["loop"])
         st.stopped = ""
-    runtime, notes = runtime_info(model, cfg, device)
+    runtime, notes = runtime_info(model, cfg, device, resolve_precision(cfg.precision, device))
     if world > 1 or device.type == "cuda" or cfg.compile:  # a single CPU process keeps its config.json as it was
         write_runtime(run_dir, runtime)
     if main:
