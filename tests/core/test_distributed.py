@@ -197,6 +197,8 @@ def test_a_gpu_run_resumes_exactly_and_notes_explicit_cells(tmp_path):
     rnnkit.train(cfg, tmp_path / "full")
     rnnkit.train(cfg, tmp_path / "cut", stop_after=5)
     rnnkit.train(rnnkit.resume_config(tmp_path / "cut", {}), tmp_path / "cut", resume=True)
-    assert rows(tmp_path / "cut", "val") == pytest.approx(rows(tmp_path / "full", "val"), rel=1e-5)
+    cut, full = rows(tmp_path / "cut", "val"), rows(tmp_path / "full", "val")
+    assert [s for s, _ in cut] == [s for s, _ in full]
+    assert [v for _, v in cut] == pytest.approx([v for _, v in full], rel=1e-4)  # GPU kernels may add in any order
     notes = json.loads((tmp_path / "full" / "config.json").read_text())["runtime"]["notes"]
     assert any("explicit cells" in n for n in notes)

@@ -22,6 +22,7 @@ single-process run, bit for bit.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import hashlib
 import json
 import os
@@ -151,8 +152,6 @@ def setup(device_name: str, batch_size: int, identity: dict[str, Any]) -> torch.
 
 def identity(config: Any, out: Any, resume: bool) -> dict[str, Any]:
     """What every rank of one run must agree on: its configuration, its directory, resume or not."""
-    import dataclasses
-
     return {"config": dataclasses.asdict(config), "out": str(os.path.abspath(out)), "resume": resume}
 
 
