@@ -2,6 +2,7 @@
 
     rnnkit demo                                  train on the built-in corpus for ~2 minutes
     rnnkit train --data PATH_OR_NAME --out RUN   train a language model (--task translate: a translator)
+    torchrun --nproc-per-node N -m rnnkit train ...   the same, data-parallel over N processes (or GPUs)
     rnnkit sample RUN                            generate text
     rnnkit fill RUN "i am ___ hungry"            fill a blank from both sides (--objective infill runs)
     rnnkit translate RUN "sentence" ...          translate sentences (or standard input)
@@ -30,7 +31,7 @@ import sys
 from pathlib import Path
 
 from . import tasks
-from .core import rundir
+from .core import distributed, rundir
 from .core.config import add_arguments, from_dict, load_file, merge, overrides_from_args
 from .core.errors import RnnkitError
 from .core.fileio import atomic_write_bytes
@@ -277,6 +278,7 @@ def _next_steps(run: Path, infill: bool = False) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    distributed.quiet_unless_main()  # torchrun: one summary, from rank 0
     spec = tasks.TASKS[_task_of_train(args.argv)]
     cfg = _train_config(args, spec)
     if spec.name == "translate":

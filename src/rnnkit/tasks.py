@@ -88,6 +88,7 @@ def resume_config(spec: TaskSpec, run_dir: Path, given: dict[str, Any]) -> Any:
     """
     rundir.check_resumable(Path(run_dir))
     saved = read_json(Path(run_dir) / rundir.CONFIG_FILE)
+    saved.pop("runtime", None)  # how the run executed (processes, device), not an option
     changed = []
     for section, values in given.items():
         if not isinstance(values, dict):

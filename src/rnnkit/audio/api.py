@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..core import checkpoint, rundir, trainer
+from ..core import checkpoint, distributed, rundir, trainer
 from ..core.config import from_dict
 from ..core.errors import RnnkitError
 from ..core.fileio import read_json, save_figure, write_json
@@ -94,8 +94,8 @@ def train(config: AudioConfig, out: str | Path, *, resume: bool = False, overwri
     """Train a CRNN on a folder of WAV files as ``config`` says, writing the run to ``out``."""
     out = Path(out)
     config = from_dict(AudioConfig, dataclasses.asdict(config))
-    rundir.check_target(out, resume, overwrite)
-    device = resolve_device(config.train.device)
+    device = distributed.setup(config.train.device, config.train.batch_size, distributed.identity(config, out, resume))
+    distributed.main_first(lambda: rundir.check_target(out, resume, overwrite))
     rate = config.features.sample_rate
     clips, parts, skipped = _prepare(config, out, resume)
     waves, kept, newly_skipped = read_clips(config.data, clips, rate)
@@ -111,16 +111,20 @@ def train(config: AudioConfig, out: str | Path, *, resume: bool = False, overwri
     part = np.array(parts)
     train_idx, val_idx = np.flatnonzero(part == "train"), np.flatnonzero(part == "val")
     mean, std = fit_normalization(config.features, [waves[i] for i in train_idx])  # training clips only
-    if not resume:
-        tmp = rundir.staging(out)
-        try:
-            write_json(tmp / SPLIT_FILE, {"data": str(config.data.data), "labels": labels, "skipped": skipped,
-                                          "clips": [{**dataclasses.asdict(c), "part": p} for c, p in zip(clips, parts)]})
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        rundir.commit(tmp, out)
-    write_json(out / rundir.CONFIG_FILE, dataclasses.asdict(config))
+
+    def write_run() -> None:  # rank 0 (the only process without torchrun)
+        if not resume:
+            tmp = rundir.staging(out)
+            try:
+                write_json(tmp / SPLIT_FILE, {"data": str(config.data.data), "labels": labels, "skipped": skipped,
+                                              "clips": [{**dataclasses.asdict(c), "part": p} for c, p in zip(clips, parts)]})
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            rundir.commit(tmp, out)
+        write_json(out / rundir.CONFIG_FILE, dataclasses.asdict(config))
+
+    distributed.main_first(write_run)
     torch.manual_seed(config.train.seed)
     model = CRNN(config.model, config.features.feature_size, len(labels))
     frontend = Frontend(config.features, mean, std)

@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..core import checkpoint, rundir
+from ..core import checkpoint, distributed, rundir
 from . import evaluation, infill, mixture, sampling, textdata, textstats
 from ..core.config import from_dict
 from ..core.fileio import read_json, write_json
@@ -70,23 +70,32 @@ def train(config: LMConfig, out: str | Path, *, resume: bool = False, overwrite:
     """
     out = Path(out)
     config = from_dict(LMConfig, dataclasses.asdict(config))  # re-validate fields set after construction
-    rundir.check_target(out, resume, overwrite)
-    device = resolve_device(config.train.device)
-    if resume:
-        vocab = Vocab.from_json(read_json(out / textdata.VOCAB_FILE))
-        corpus = textdata.open_prepared(out, vocab)
-        check_corpus_fits(corpus, config)
-    else:
-        tmp = rundir.staging(out)
-        try:
-            corpus = textdata.prepare(config.data, tmp)
+    if config.model == "ngram" and distributed.launched():
+        raise RnnkitError("an n-gram model is counted in one pass, not trained: start it without torchrun")
+    device = distributed.setup(config.train.device, config.train.batch_size, distributed.identity(config, out, resume))
+
+    def prepare() -> textdata.Corpus:  # rank 0 (the only process without torchrun)
+        rundir.check_target(out, resume, overwrite)
+        if resume:
+            vocab = Vocab.from_json(read_json(out / textdata.VOCAB_FILE))
+            corpus = textdata.open_prepared(out, vocab)
             check_corpus_fits(corpus, config)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        rundir.commit(tmp, out)
-        corpus = textdata.open_prepared(out, corpus.vocab)
-    write_json(out / rundir.CONFIG_FILE, dataclasses.asdict(config))
+        else:
+            tmp = rundir.staging(out)
+            try:
+                corpus = textdata.prepare(config.data, tmp)
+                check_corpus_fits(corpus, config)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            rundir.commit(tmp, out)
+            corpus = textdata.open_prepared(out, corpus.vocab)
+        write_json(out / rundir.CONFIG_FILE, dataclasses.asdict(config))
+        return corpus
+
+    corpus = distributed.main_first(prepare)
+    if corpus is None:  # the other ranks read the corpus rank 0 prepared
+        corpus = textdata.open_prepared(out, Vocab.from_json(read_json(out / textdata.VOCAB_FILE)))
     if config.model == "ngram":
         return _count(config, corpus, out)
     torch.manual_seed(config.train.seed)  # fixes initialization and dropout
@@ -96,7 +105,7 @@ def train(config: LMConfig, out: str | Path, *, resume: bool = False, overwrite:
                             on_event=on_event, stop_after=stop_after)
     st = result.state
     done = TrainResult(out, st.step, st.epoch, st.best_val, st.stopped, st.clipped, st.elapsed, st.tokens)
-    if st.stopped:  # not for a run cut short (stop_after)
+    if st.stopped and distributed.is_main():  # not for a run cut short (stop_after)
         done.mix, done.mix_note = _attach_mix(config, corpus, out, device)
         if config.train.tensorboard and config.train.objective != "infill":
             _board_sample(out, st.step)

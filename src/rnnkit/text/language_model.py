@@ -23,7 +23,7 @@ from .ngram import NGramConfig, NGramModel
 from .rnn_lm import RNNConfig, RNNLanguageModel, detach_state
 from .sampling import SampleConfig
 from .textdata import Corpus, DataConfig
-from ..core.trainer import TrainConfig
+from ..core.trainer import TrainConfig, to_device
 from .vocab import Vocab
 
 KIND = "language-model"
@@ -119,22 +119,27 @@ class LMTask:
     def __init__(self, model: torch.nn.Module, corpus: Corpus, cfg: LMConfig, device: torch.device):
         self.model, self.corpus, self.cfg, self.device = model, corpus, cfg, device
         self.progress = 0.0
-        t = cfg.train
-        train = corpus.part("train")
-        if t.objective == "stream":
-            self.data = StreamBatches(train, t.batch_size, t.seq_len, t.seed)
-        else:  # infill reads the same windows, inputs and target together
-            self.data = WindowBatches(train, t.batch_size, t.seq_len, t.window_step, t.seed)
         self.noise = None  # counted models train without this loop
-        if t.noise_prob > 0 and isinstance(model, RNNLanguageModel):
-            self.noise = noising.InputNoise(t.noise, t.noise_prob, train, len(corpus.vocab))
+        if cfg.train.noise_prob > 0 and isinstance(model, RNNLanguageModel):
+            self.noise = noising.InputNoise(cfg.train.noise, cfg.train.noise_prob, corpus.part("train"), len(corpus.vocab))
+        self.rank, self.world = 0, 1
+        self.shard(0, 1)
+
+    def shard(self, rank: int, world: int) -> None:
+        """Data-parallel: this rank's rows of every batch, and its share of the validation text."""
+        t, train = self.cfg.train, self.corpus.part("train")
+        self.rank, self.world = rank, world
+        if t.objective == "stream":
+            self.data = StreamBatches(train, t.batch_size, t.seq_len, t.seed, (rank, world))
+        else:  # infill reads the same windows, inputs and target together
+            self.data = WindowBatches(train, t.batch_size, t.seq_len, t.window_step, t.seed, (rank, world))
 
     def steps_per_epoch(self) -> int:
         return len(self.data)
 
     def batches(self, epoch: int, start: int) -> Iterator[Batch]:
         for b in self.data.epoch(epoch, start):
-            yield Batch(b.inputs.to(self.device, non_blocking=True), b.targets.to(self.device, non_blocking=True))
+            yield Batch(to_device(b.inputs, self.device), to_device(b.targets, self.device))
 
     def loss(self, batch: Batch, carry: Any):
         if self.noise is not None:
@@ -149,14 +154,16 @@ class LMTask:
         logits, _ = self.model(batch.inputs, None)  # only the last position has a target
         return F.cross_entropy(logits[:, -1], batch.targets), None, batch.targets.numel()
 
-    def validate(self) -> float:
+    def validate(self) -> tuple[float, int]:
+        """Mean loss over this rank's share of the validation text (all of it with one process; the
+        infill objective scores all of it on every rank) and the number of targets."""
         if self.cfg.train.objective == "infill":
             (nll, _), _, count, _ = infill.score(self.model, self.corpus.part("val"), self.cfg.train.seq_len + 1,
                                                  self.device, self.cfg.train.val_tokens or None, forward=False)
-            return nll / count
+            return nll / count, count
         nll, _, count = evaluation.score(self.model, self.corpus.part("val"), self.device, self.cfg.window,
-                                         self.cfg.train.val_tokens or None)
-        return nll / count
+                                         self.cfg.train.val_tokens or None, shard=(self.rank, self.world))
+        return nll / max(count, 1), count
 
     def checkpoint_meta(self) -> dict:
         return model_meta(self.cfg, self.corpus.vocab, self.corpus.split_json())
