@@ -35,8 +35,8 @@ def record_writes() -> None:
         module.atomic_write_bytes = spy
     real_open = trainer.MetricsLog.__init__
 
-    def log_init(self, path, keep_until, write=True):
-        real_open(self, path, keep_until, write)
+    def log_init(self, path, keep_until, write=True, mirror=None):
+        real_open(self, path, keep_until, write, mirror)
         if self.file is not None:
             WRITES.append(str(path))
 
