@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..core import checkpoint, rundir, trainer
+from ..core import checkpoint, rundir, subsample, trainer
 from ..core.config import from_dict
 from ..core.errors import RnnkitError
 from ..core.fileio import read_json, save_figure, write_json
@@ -89,6 +89,14 @@ def _prepare(config: AudioConfig, out: Path, resume: bool) -> tuple[list[Clip], 
     return clips, [], []
 
 
+def keep_fraction(parts: list[str], fraction: float, seed: int) -> list[str]:
+    """``--data-fraction``: a seeded share of the training clips stays ``train``, the rest become
+    ``unused`` (recorded in the run's split file); validation and test clips are unchanged."""
+    train_at = [i for i, p in enumerate(parts) if p == "train"]
+    chosen = {train_at[j] for j in subsample.subset(len(train_at), fraction, seed)}
+    return ["unused" if p == "train" and i not in chosen else p for i, p in enumerate(parts)]
+
+
 def train(config: AudioConfig, out: str | Path, *, resume: bool = False, overwrite: bool = False,
           on_event: Callable[[Event], None] | None = None, stop_after: int | None = None) -> TrainResult:
     """Train a CRNN on a folder of WAV files as ``config`` says, writing the run to ``out``."""
@@ -101,7 +109,8 @@ def train(config: AudioConfig, out: str | Path, *, resume: bool = False, overwri
     waves, kept, newly_skipped = read_clips(config.data, clips, rate)
     if not resume:
         skipped = newly_skipped
-        parts = split_clips(config.data, kept, config.train.seed)
+        parts = keep_fraction(split_clips(config.data, kept, config.train.seed), config.train.data_fraction,
+                              config.train.seed)
         clips = kept
     elif len(kept) != len(clips):
         raise RnnkitError(f"some clips of the run are no longer readable in {config.data.data}; start a new run")

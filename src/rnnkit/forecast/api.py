@@ -33,7 +33,7 @@ from . import metrics
 from .model import Forecaster
 from .series import Frequency, Series, read_series
 from .task import (KIND, ForecastConfig, ForecastTask, Layout, Prepared, config_from_meta, features, layout,
-                   make_windows, window_starts)
+                   make_windows, training_starts, window_starts)
 from .transforms import ColumnScaler, Transform
 
 SERIES_FILE = "series.json"
@@ -131,7 +131,8 @@ def train(config: ForecastConfig, out: str | Path, *, resume: bool = False, over
     transform = Transform.fit(config.transform, series.values[:lay.train_end])
     scaler = ColumnScaler.fit(config.transform.scale, config.transform.scale_range, series.covariates[:lay.train_end])
     prep = features(transform, scaler, series, config.transform.calendar)
-    train_w = make_windows(prep, lay, window_starts(prep, lay, "train"))
+    train_starts = training_starts(prep, lay, config.train.data_fraction, config.train.seed)
+    train_w = make_windows(prep, lay, train_starts)
     val_w = make_windows(prep, lay, window_starts(prep, lay, "val"))
     if len(train_w["target"]) == 0 or len(val_w["target"]) == 0:
         raise RnnkitError(f"no {'training' if len(train_w['target']) == 0 else 'validation'} window fits; "
@@ -151,7 +152,9 @@ def train(config: ForecastConfig, out: str | Path, *, resume: bool = False, over
     torch.manual_seed(config.train.seed)  # fixes initialization and dropout
     model = Forecaster(config.model, lay.window, lay.horizon, prep.inputs.shape[1], prep.future.shape[1])
     meta = {"kind": KIND, "config": dataclasses.asdict(config), "layout": lay.to_json(),
-            "transform": transform.to_json(), "covariate_scaler": scaler.to_json(), "features": prep.feature_names}
+            "transform": transform.to_json(), "covariate_scaler": scaler.to_json(), "features": prep.feature_names,
+            "train_windows": {"first": int(train_starts[0]), "count": len(train_starts),
+                              "whole": len(window_starts(prep, lay, "train"))}}
     task = ForecastTask(model, train_w, val_w, config, meta, device)
     result = fit(task, tcfg, out, device, resume_from=out / LAST if resume else None, on_event=on_event,
                  stop_after=stop_after)
