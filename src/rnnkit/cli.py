@@ -9,6 +9,8 @@
     rnnkit backtest --task forecast --data CSV   rolling-origin backtest against baselines
     rnnkit evaluate RUN --split test             score a split (any task)
     rnnkit compare --data PATH_OR_NAME           baselines and recurrent models side by side
+    rnnkit diagnose RUN                          bias/variance verdict and advice (any task)
+    rnnkit learning-curve --data PATH_OR_NAME    train and validation error against data size
 
 ``train`` and ``evaluate`` work on every task of the registry (``tasks.py``): ``--task`` picks
 it for a new run, the checkpoint's ``kind`` for an existing one.
@@ -32,6 +34,7 @@ from .core.config import add_arguments, from_dict, load_file, merge, overrides_f
 from .core.errors import RnnkitError
 from .core.fileio import atomic_write_bytes
 from .core.progress import ProgressDisplay
+from .diagnose import commands as diagnose_commands
 from .text import api
 from .text.compare import CompareConfig, markdown, run_comparison
 from .text.corpora import BUILTIN
@@ -200,12 +203,13 @@ def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
                     help="draw the attention matrix of the (first) sentence, decoded greedily, to this PNG file")
     tr.add_argument("--json", action="store_true", help="print one JSON object per sentence")
     add_arguments(tr, SearchConfig, "search")
+    diagnose_commands.add_parsers(sub, task)
     return parser
 
 
 def _task_of(argv: list[str]) -> str:
     """The task whose options the command line's verb needs: ``train``'s (see below) or ``backtest``'s."""
-    if argv[:1] == ["train"]:
+    if argv[:1] in (["train"], ["learning-curve"]):
         return _task_of_train(argv)
     if argv[:1] == ["backtest"]:
         return "forecast"
@@ -553,7 +557,7 @@ def cmd_backtest(args: argparse.Namespace) -> None:
 
 COMMANDS = {"demo": cmd_demo, "train": cmd_train, "sample": cmd_sample, "fill": cmd_fill, "evaluate": cmd_evaluate,
             "translate": cmd_translate, "compare": cmd_compare, "forecast": cmd_forecast, "backtest": cmd_backtest,
-            "classify": cmd_classify, "crossval": cmd_crossval}
+            "classify": cmd_classify, "crossval": cmd_crossval, **diagnose_commands.COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:

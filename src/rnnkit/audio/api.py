@@ -66,7 +66,7 @@ class Evaluation:
         return dataclasses.asdict(self)
 
 
-def _features(frontend: Frontend, waves: list[np.ndarray], device: torch.device, batch: int = 128):
+def frame_features(frontend: Frontend, waves: list[np.ndarray], device: torch.device, batch: int = 128):
     """Frames ``(N, T, F)`` (zero-padded) and frame counts ``(N,)`` of ``waves``, without augmentation."""
     parts, frames = [], []
     with torch.no_grad():
@@ -133,7 +133,7 @@ def train(config: AudioConfig, out: str | Path, *, resume: bool = False, overwri
     torch.manual_seed(config.train.seed)
     model = CRNN(config.model, config.features.feature_size, len(labels))
     frontend = Frontend(config.features, mean, std)
-    vf, vn = _features(frontend, [waves[i] for i in val_idx], torch.device("cpu"))
+    vf, vn = frame_features(frontend, [waves[i] for i in val_idx], torch.device("cpu"))
     meta = {"kind": KIND, "config": dataclasses.asdict(config), "labels": labels,
             "normalization": {"mean": mean.tolist(), "std": std.tolist()}}
     task = AudioTask(model, frontend, [waves[i] for i in train_idx], y[train_idx], (vf, vn, torch.as_tensor(y[val_idx])),
@@ -163,7 +163,7 @@ def load(path: str | Path, device: str = "cpu", which: str = "best") -> Classifi
 
 def probabilities(clf: Classifier, waves: list[np.ndarray], batch: int | None = None) -> np.ndarray:
     """Class probabilities ``(N, classes)`` of waves already at the model's sample rate."""
-    feats, frames = _features(clf.frontend, waves, clf.device, batch or clf.config.classify.batch_size)
+    feats, frames = frame_features(clf.frontend, waves, clf.device, batch or clf.config.classify.batch_size)
     with torch.no_grad():
         return predict_logits(clf.model, feats, frames, clf.device).softmax(-1).numpy()
 
@@ -190,8 +190,8 @@ def classify(clf: Classifier, files: list[str | Path], top_k: int | None = None)
     return [[(clf.labels[j], float(probs[i, j])) for j in row] for i, row in enumerate(best)]
 
 
-def evaluate(clf: Classifier, split: str, run_dir: str | Path) -> Evaluation:
-    """Accuracy, loss, per-class accuracy and the confusion matrix on a split of the run."""
+def split_waves(clf: Classifier, split: str, run_dir: str | Path) -> tuple[list[np.ndarray], np.ndarray]:
+    """The waves of a split's clips (read again from the run's data folder) and their label indices ``(N,)``."""
     saved = read_json(Path(run_dir) / SPLIT_FILE)
     chosen = [c for c in saved["clips"] if c["part"] == split]
     if not chosen:
@@ -201,7 +201,12 @@ def evaluate(clf: Classifier, split: str, run_dir: str | Path) -> Evaluation:
         raise RnnkitError(f"the run's data folder {root} is not there; evaluation reads its clips again")
     waves = [read_wav(root / c["path"], clf.config.features.sample_rate) for c in chosen]
     index = {name: i for i, name in enumerate(clf.labels)}
-    y = np.array([index[c["label"]] for c in chosen])
+    return waves, np.array([index[c["label"]] for c in chosen])
+
+
+def evaluate(clf: Classifier, split: str, run_dir: str | Path) -> Evaluation:
+    """Accuracy, loss, per-class accuracy and the confusion matrix on a split of the run."""
+    waves, y = split_waves(clf, split, run_dir)
     probs = probabilities(clf, waves)
     pred = probs.argmax(1)
     n = len(clf.labels)
