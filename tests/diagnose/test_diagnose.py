@@ -9,7 +9,6 @@ import pytest
 
 import rnnkit
 from conftest import TINY_TEXT, assert_clean_error, cli, ok, tiny_config
-from rnnkit.core import subsample
 from rnnkit.diagnose.bias_variance import VERDICTS
 from rnnkit.diagnose.diagnosis import diagnose
 from rnnkit.text import diagnosis as text_diagnosis
@@ -33,9 +32,11 @@ def lm_run(tmp_path_factory):
 def test_train_error_is_measured_in_evaluation_mode(lm_run):
     m = text_diagnosis.measure(lm_run, reference=False)
     lm = rnnkit.load(lm_run, mix=False)
-    train = textdata.open_prepared(lm_run, lm.vocab).part("train")
-    a, b = subsample.block(len(train), min(1.0, m.train_items / len(train) + 1e-9), lm.config.train.seed)
-    block = train[a:b + 1]  # the scored block: m.train_items targets
+    corpus = textdata.open_prepared(lm_run, lm.vocab)
+    train, val = corpus.part("train"), corpus.part("val")
+    block = text_diagnosis.train_sample(train, len(val), lm.config.train.seed)
+    assert len(block) == len(val) < len(train)
+    assert any(np.array_equal(block, train[i:i + len(block)]) for i in range(len(train) - len(block) + 1))
     nll, _, count = evaluation.score(lm.model.eval(), block)
     assert count == m.train_items
     assert m.train == pytest.approx(nll / count / math.log(2), rel=1e-6)

@@ -21,7 +21,7 @@ from . import api, evaluation, textdata
 from .ngram import NGramConfig, NGramModel
 
 REFERENCE_ORDERS = (1, 2, 3, 4, 5, 6)
-TRAIN_SAMPLE = 50_000  # training tokens scored (at least as many as the validation split has)
+TRAIN_SAMPLE = 200_000  # the most training tokens scored (as many as the validation split has, up to this)
 RELATIVE_THRESHOLD = 0.05  # a gap above 5% of the validation error is high
 
 
@@ -41,8 +41,16 @@ def best_ngram(train: np.ndarray, val: np.ndarray, vocab_size: int, discount: fl
     return best
 
 
+def train_sample(train: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """A seeded contiguous block of ``size`` tokens (at most TRAIN_SAMPLE, at most all) of the training split."""
+    size = min(len(train), size, TRAIN_SAMPLE)
+    a, b = subsample.block(len(train), size / len(train), seed)
+    return train[a:b]
+
+
 def measure(run_dir: Path, reference: bool = True, device: str = "cpu") -> Measurement:
-    """Train (a seeded block of the training split, evaluation mode) and validation bits per token;
+    """Train (a seeded block of the training split as long as the validation split, evaluation mode) and
+    validation bits per token;
     the n-gram reference unless ``reference`` is False (the user gives one)."""
     lm = api.load(run_dir, device, mix=False)
     if api.is_infill(lm):
@@ -50,10 +58,9 @@ def measure(run_dir: Path, reference: bool = True, device: str = "cpu") -> Measu
                           f"diagnose a stream or window run")
     corpus = textdata.open_prepared(Path(run_dir), lm.vocab)
     train, val = corpus.part("train"), corpus.part("val")
-    size = min(len(train), max(len(val), TRAIN_SAMPLE))
-    a, b = subsample.block(len(train), size / len(train), lm.config.train.seed)
     window = lm.config.window
-    tr_nll, _, tr_count = evaluation.score(lm.model, train[a:b], lm.device, window)
+    tr_nll, _, tr_count = evaluation.score(lm.model, train_sample(train, len(val), lm.config.train.seed), lm.device,
+                                           window)
     va_nll, _, va_count = evaluation.score(lm.model, val, lm.device, window)
     validation = bits_per_token(va_nll, va_count)
     ref, name = None, ""

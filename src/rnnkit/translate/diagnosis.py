@@ -16,7 +16,7 @@ from ..diagnose.bias_variance import Measurement, Thresholds
 from . import api, pairs
 from .task import encode_pairs, score_pairs, training_pairs
 
-TRAIN_SAMPLE = 5000  # training pairs scored (at least as many as the validation split has)
+TRAIN_SAMPLE = 20_000  # the most training pairs scored (as many as the validation split has, up to this)
 RELATIVE_THRESHOLD = 0.05  # a gap above 5% of the validation loss is high
 
 
@@ -25,7 +25,7 @@ def measure(run_dir: Path, reference: bool = True, device: str = "cpu") -> Measu
     cfg = tr.config
     train = training_pairs(tr.codec, pairs.read_split(Path(run_dir), "train"), cfg.data.max_length)
     val = [p for p in encode_pairs(tr.codec, pairs.read_split(Path(run_dir), "val")) if len(p[0]) and len(p[1])]
-    size = min(len(train), max(len(val), TRAIN_SAMPLE))
+    size = min(len(train), len(val), TRAIN_SAMPLE)
     train = [train[i] for i in subsample.subset(len(train), size / len(train), cfg.train.seed)]
     tr_loss, _, tr_tokens = score_pairs(tr.model, train, tr.device)
     va_loss, _, va_tokens = score_pairs(tr.model, val, tr.device)
