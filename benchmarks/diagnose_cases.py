@@ -47,9 +47,9 @@ def cases(data: str, scale: float) -> dict[str, tuple[str, str, LMConfig]]:
         "tiny": ("tiny GRU, 8 units", HIGH_BIAS,
                  config(data, {"cell": "gru", "layers": 1, "hidden_size": 8, "embedding_size": 8, "dropout": 0.0},
                         {"steps": steps(800), "lr": 1e-2})),
-        "memorizer": ("2x256 LSTM, no dropout, 5% of the training split, ~135 epochs", HIGH_VARIANCE,
+        "memorizer": ("2x256 LSTM, no dropout, 5% of the training split, ~50 epochs", HIGH_VARIANCE,
                       config(data, {"cell": "lstm", "layers": 2, "hidden_size": 256, "dropout": 0.0},
-                             {"steps": steps(500), "data_fraction": 0.05, "batch_size": 16})),
+                             {"steps": steps(200), "data_fraction": 0.05, "batch_size": 16})),
         "default": ("default configuration, 80 steps", "", config(data, {}, {"steps": steps(80)})),
     }
 
