@@ -9,8 +9,8 @@ import pytest
 
 import rnnkit
 from conftest import TINY_TEXT, assert_clean_error, cli, ok, tiny_config
-from rnnkit.diagnose.bias_variance import VERDICTS
-from rnnkit.diagnose.diagnosis import diagnose
+from rnnkit.diagnose.bias_variance import BOTH, VERDICTS, Thresholds, verdict
+from rnnkit.diagnose.diagnosis import advice, diagnose
 from rnnkit.text import diagnosis as text_diagnosis
 from rnnkit.text import evaluation, textdata
 
@@ -56,20 +56,23 @@ def test_diagnose_json_and_text(lm_run):
     j = json.loads(res.stdout)
     assert KEYS <= set(j) and j["reference"] == 0.5 and j["unit"] == "bits/char"
     assert j["train"] == pytest.approx(d.train) and j["validation"] == pytest.approx(d.validation)
-    assert j["verdict"] == ("high bias" if d.train - 0.5 > j["thresholds"]["bias"] else j["verdict"])
+    assert j["verdict"] == verdict(j["train"], j["validation"], 0.5, Thresholds(**j["thresholds"]))
+    assert j["avoidable_bias"] == pytest.approx(j["train"] - 0.5)
     text = ok(cli("diagnose", lm_run, "--bias-threshold", "100", "--variance-threshold", "100")).stdout
     assert "good fit" in text.splitlines()[0] and "threshold 100" in text
 
 
 def test_advice_commands_run(lm_run, tmp_path):
-    d = diagnose(lm_run, reference=0.0, bias_threshold=0.0, variance_threshold=0.0)  # both: every remedy
-    assert d.verdict == "high bias and high variance"
-    joined = "\n".join(d.advice)
+    config = json.loads((lm_run / "config.json").read_text())
+    lines = advice(BOTH, "lm", lm_run, config, text_diagnosis.measure(lm_run, reference=False).variance_flags)
+    joined = "\n".join(lines)
     for flag in ("--hidden-size 64", "--layers 2", "--steps 60", "--dropout 0.25",
                  "--weight-decay 0.01", "--noise-prob 0.1 --noise unigram", "--patience 3"):
         assert flag in joined, flag
     assert "more dropout" not in joined  # it has 0.5 already
-    units = next(a for a in d.advice if a.startswith("more units"))
+    assert "good fit" in advice("good fit", "lm", lm_run, config)[0]
+    assert all("--hidden-size" not in a for a in advice("high variance", "lm", lm_run, config))
+    units = next(a for a in lines if a.startswith("more units"))
     argv = shlex.split(units.split(": ", 1)[1])[1:]  # drop "rnnkit"
     argv[argv.index("--out") + 1] = str(tmp_path / "bigger")
     ok(cli(*argv, "--steps", "2"))
