@@ -2,6 +2,7 @@
 
     rnnkit demo                                  train on the built-in corpus for ~2 minutes
     rnnkit train --data PATH_OR_NAME --out RUN   train a language model (--task translate: a translator)
+    torchrun --nproc-per-node N -m rnnkit train ...   the same, data-parallel over N processes (or GPUs)
     rnnkit sample RUN                            generate text
     rnnkit fill RUN "i am ___ hungry"            fill a blank from both sides (--objective infill runs)
     rnnkit translate RUN "sentence" ...          translate sentences (or standard input)
@@ -9,6 +10,9 @@
     rnnkit backtest --task forecast --data CSV   rolling-origin backtest against baselines
     rnnkit evaluate RUN --split test             score a split (any task)
     rnnkit compare --data PATH_OR_NAME           baselines and recurrent models side by side
+    rnnkit report RUN                            one self-contained HTML page about a run (any task)
+    rnnkit gradient-flow RUN | --cells rnn lstm  gradient norm through time, per step back
+    rnnkit tune --config B --space S --out DIR   search hyperparameters of any task (Optuna); tune-worker joins
     rnnkit diagnose RUN                          bias/variance verdict and advice (any task)
     rnnkit learning-curve --data PATH_OR_NAME    train and validation error against data size
 
@@ -29,7 +33,7 @@ import sys
 from pathlib import Path
 
 from . import tasks
-from .core import rundir
+from .core import distributed, rundir
 from .core.config import add_arguments, from_dict, load_file, merge, overrides_from_args
 from .core.errors import RnnkitError
 from .core.fileio import atomic_write_bytes
@@ -50,6 +54,8 @@ from .forecast.series import read_series
 from .forecast.task import ForecastUseConfig
 from .translate import api as translate_api
 from .translate.task import SearchConfig
+from .report import commands as report_commands
+from .tune import commands as tune_commands
 
 
 def _train_parser(sub, spec: tasks.TaskSpec) -> None:
@@ -203,7 +209,9 @@ def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
                     help="draw the attention matrix of the (first) sentence, decoded greedily, to this PNG file")
     tr.add_argument("--json", action="store_true", help="print one JSON object per sentence")
     add_arguments(tr, SearchConfig, "search")
-    diagnose_commands.add_parsers(sub, task)
+    COMMANDS.update(report_commands.add_parsers(sub))
+    COMMANDS.update(tune_commands.add_parsers(sub))
+    COMMANDS.update(diagnose_commands.add_parsers(sub, task))
     return parser
 
 
@@ -274,6 +282,7 @@ def _next_steps(run: Path, infill: bool = False) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    distributed.quiet_unless_main()  # torchrun: one summary, from rank 0
     spec = tasks.TASKS[_task_of_train(args.argv)]
     cfg = _train_config(args, spec)
     if spec.name == "translate":
@@ -557,7 +566,7 @@ def cmd_backtest(args: argparse.Namespace) -> None:
 
 COMMANDS = {"demo": cmd_demo, "train": cmd_train, "sample": cmd_sample, "fill": cmd_fill, "evaluate": cmd_evaluate,
             "translate": cmd_translate, "compare": cmd_compare, "forecast": cmd_forecast, "backtest": cmd_backtest,
-            "classify": cmd_classify, "crossval": cmd_crossval, **diagnose_commands.COMMANDS}
+            "classify": cmd_classify, "crossval": cmd_crossval}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,8 @@
 
 Every task has a typed configuration with named sections (each section becomes a group of
 ``rnnkit train`` flags and a table of a config file), the options a resumed run may change,
-and its Python API module (``train``, ``load``, ``evaluate``). Shared verbs (``train``,
+and its Python API module (``train``, ``load``, ``evaluate``, and ``report_view``: its part
+of ``rnnkit report``). Shared verbs (``train``,
 ``evaluate``) look the task up here; nothing in a task imports this module.
 """
 
@@ -37,7 +38,7 @@ from .translate.task import KIND as TRANSLATE_KIND
 from .translate.task import TranslateConfig
 
 # Options a resumed run may change: the budget and how often it reports.
-BUDGET = {"epochs", "steps", "max_time", "device", "patience", "eval_every", "log_every"}
+BUDGET = {"epochs", "steps", "max_time", "device", "patience", "eval_every", "log_every", "tensorboard"}
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class TaskSpec:
     name: str  # the value of --task
     kind: str  # the ``kind`` its checkpoints record
     config: type  # the top-level config dataclass
-    api: ModuleType  # train(config, out, ...), load(path, ...), evaluate(loaded, split, run_dir, ...)
+    api: ModuleType  # train(config, out, ...), load(path, ...), evaluate(loaded, split, run_dir, ...), report_view(loaded, run_dir)
     resumable: dict[str, set[str]]  # section -> options a resumed run may change
     unit: str  # what the progress line counts per second
     use_verb: str  # the verb that uses a trained model
@@ -96,6 +97,7 @@ def resume_config(spec: TaskSpec, run_dir: Path, given: dict[str, Any]) -> Any:
     """
     rundir.check_resumable(Path(run_dir))
     saved = read_json(Path(run_dir) / rundir.CONFIG_FILE)
+    saved.pop("runtime", None)  # how the run executed (processes, device), not an option
     changed = []
     for section, values in given.items():
         if not isinstance(values, dict):

@@ -86,3 +86,18 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):
         checkpoint.save(path, {"w": torch.zeros(3)}, {"kind": "x"})
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["c.safetensors"]  # no temporary left behind
+
+
+
+def test_atomic_writes_get_the_usual_file_mode(tmp_path):
+    """Files rnnkit writes get the mode any file the user creates gets (0666 less the umask),
+    not the private 0600 of a temporary file."""
+    import os
+    import stat
+
+    from rnnkit.core.fileio import atomic_write_bytes
+
+    umask = os.umask(0)
+    os.umask(umask)
+    atomic_write_bytes(tmp_path / "a.txt", b"x")
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o666 & ~umask != 0o600

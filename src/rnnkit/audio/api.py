@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..core import checkpoint, rundir, subsample, trainer
+from ..core import checkpoint, distributed, rundir, subsample, trainer
 from ..core.config import from_dict
 from ..core.errors import RnnkitError
 from ..core.fileio import read_json, save_figure, write_json
@@ -102,8 +102,8 @@ def train(config: AudioConfig, out: str | Path, *, resume: bool = False, overwri
     """Train a CRNN on a folder of WAV files as ``config`` says, writing the run to ``out``."""
     out = Path(out)
     config = from_dict(AudioConfig, dataclasses.asdict(config))
-    rundir.check_target(out, resume, overwrite)
-    device = resolve_device(config.train.device)
+    device = distributed.setup(config.train.device, config.train.batch_size, distributed.identity(config, out, resume))
+    distributed.main_first(lambda: rundir.check_target(out, resume, overwrite))
     rate = config.features.sample_rate
     clips, parts, skipped = _prepare(config, out, resume)
     waves, kept, newly_skipped = read_clips(config.data, clips, rate)
@@ -120,16 +120,20 @@ def train(config: AudioConfig, out: str | Path, *, resume: bool = False, overwri
     part = np.array(parts)
     train_idx, val_idx = np.flatnonzero(part == "train"), np.flatnonzero(part == "val")
     mean, std = fit_normalization(config.features, [waves[i] for i in train_idx])  # training clips only
-    if not resume:
-        tmp = rundir.staging(out)
-        try:
-            write_json(tmp / SPLIT_FILE, {"data": str(config.data.data), "labels": labels, "skipped": skipped,
-                                          "clips": [{**dataclasses.asdict(c), "part": p} for c, p in zip(clips, parts)]})
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        rundir.commit(tmp, out)
-    write_json(out / rundir.CONFIG_FILE, dataclasses.asdict(config))
+
+    def write_run() -> None:  # rank 0 (the only process without torchrun)
+        if not resume:
+            tmp = rundir.staging(out)
+            try:
+                write_json(tmp / SPLIT_FILE, {"data": str(config.data.data), "labels": labels, "skipped": skipped,
+                                              "clips": [{**dataclasses.asdict(c), "part": p} for c, p in zip(clips, parts)]})
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            rundir.commit(tmp, out)
+        write_json(out / rundir.CONFIG_FILE, dataclasses.asdict(config))
+
+    distributed.main_first(write_run)
     torch.manual_seed(config.train.seed)
     model = CRNN(config.model, config.features.feature_size, len(labels))
     frontend = Frontend(config.features, mean, std)
@@ -238,6 +242,30 @@ def plot_confusion(ev: Evaluation, path: str | Path) -> None:
     ax.set_title(f"{ev.split}: accuracy {ev.accuracy:.1%} ({ev.clips} clips)")
     fig.tight_layout()
     save_figure(fig, path)
+
+
+def report_view(clf: Classifier, run_dir: str | Path):
+    """This run's part of ``rnnkit report``: the split, test metrics and the confusion matrix (see
+    ``rnnkit.report.sections.TaskReport``)."""
+    from ..report.sections import Section, TaskReport, drawn_image, key_values, unavailable
+
+    saved = read_json(Path(run_dir) / SPLIT_FILE)
+    parts = ("train", "val", "test")
+    rows = [["label", *parts]]
+    for label in clf.labels:
+        rows.append([label, *(str(sum(c["label"] == label and c["part"] == p for c in saved["clips"])) for p in parts)])
+    rows.append(["all", *(str(sum(c["part"] == p for c in saved["clips"])) for p in parts)])
+    split = Section("Data split", text=[f"clips of {saved['data']} per label and part"
+                                        + (f"; {len(saved['skipped'])} bad files left out" if saved.get("skipped") else "")],
+                    table=rows)
+    try:
+        ev = evaluate(clf, "test", run_dir)
+    except RnnkitError as e:
+        return TaskReport(split, unavailable("Test metrics", str(e)), [unavailable("Confusion matrix", str(e))])
+    test = Section("Test metrics", table=key_values({"accuracy": ev.accuracy, "loss": ev.loss, "clips": ev.clips,
+                                                     "per class accuracy": ev.per_class}))
+    image = drawn_image(lambda p: plot_confusion(ev, p), "confusion matrix of the test clips")
+    return TaskReport(split, test, [Section("Confusion matrix", images=[image])])
 
 
 @dataclass

@@ -16,8 +16,9 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from ..core import distributed
 from ..core.config import from_dict, option
-from ..core.trainer import TrainConfig
+from ..core.trainer import TrainConfig, to_device
 from .augment import AugmentConfig, augment_wave, spec_augment
 from .clips import ClipsConfig
 from .features import FeatureConfig, LogMel
@@ -113,7 +114,12 @@ class AudioTask:
         self.model, self.frontend, self.cfg, self.meta, self.device = model, frontend.to(device), cfg, meta, device
         self.waves, self.labels = waves, torch.as_tensor(labels)
         self.val = val
+        self.rank, self.world = 0, 1
         self.progress = 0.0
+
+    def shard(self, rank: int, world: int) -> None:
+        """Data-parallel: this rank's clips of every batch, and every ``world``-th validation clip."""
+        self.rank, self.world = rank, world
 
     def steps_per_epoch(self) -> int:
         return -(-len(self.waves) // self.cfg.train.batch_size)
@@ -125,6 +131,8 @@ class AudioTask:
         aug = self.cfg.augment
         for b in range(start, self.steps_per_epoch()):
             idx = order[b * bs:(b + 1) * bs]
+            if self.world > 1:
+                idx = distributed.shard_indices(idx, self.rank, self.world, fill=order)
             rng = np.random.default_rng([seed, b])  # each batch's augmentation fixed by (seed, epoch, batch)
             waves = [augment_wave(self.waves[i], self.cfg.features.sample_rate, aug, rng) if aug.augment
                      else self.waves[i] for i in idx]
@@ -134,18 +142,20 @@ class AudioTask:
         waves, labels, mask_seed = batch
         wave, lengths = pad(waves)
         with torch.no_grad():
-            feats, frames = self.frontend(wave.to(self.device), lengths.to(self.device))
+            feats, frames = self.frontend(to_device(wave, self.device), lengths.to(self.device))
             if self.cfg.augment.augment:
                 feats = spec_augment(feats, frames, self.cfg.augment, torch.Generator().manual_seed(mask_seed))
         logits = self.model(feats, frames)
         labels = labels.to(self.device)
         return F.cross_entropy(logits, labels, label_smoothing=self.cfg.train.label_smoothing), None, len(labels)
 
-    def validate(self) -> float:
-        feats, frames, labels = self.val
+    def validate(self) -> tuple[float, int]:
+        feats, frames, labels = (v[self.rank::self.world] for v in self.val)
+        if not len(labels):  # more processes than validation clips
+            return 0.0, 0
         with torch.no_grad():
             logits = predict_logits(self.model, feats, frames, self.device)
-        return float(F.cross_entropy(logits, labels))
+        return float(F.cross_entropy(logits, labels)), len(labels)
 
     def checkpoint_meta(self) -> dict:
         return self.meta

@@ -9,6 +9,9 @@ from pathlib import Path
 
 from .errors import RnnkitError
 
+_UMASK = os.umask(0)  # read once: the mode a plain ``open(path, "w")`` would give
+os.umask(_UMASK)
+
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
@@ -17,10 +20,23 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+            os.fchmod(f.fileno(), 0o666 & ~_UMASK)  # mkstemp makes files private (0600)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def check_writable(path: Path, flag: str = "--out") -> None:
+    """Fail before any work when ``path`` cannot be written (a file in the way, no permission)."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RnnkitError(f"cannot write {path} ({e.strerror or e}); pass another {flag}")
+    if path.is_dir() or not os.access(path.parent, os.W_OK):
+        why = "it is a directory" if path.is_dir() else f"{path.parent} is not writable"
+        raise RnnkitError(f"cannot write {path} ({why}); pass another {flag}")
 
 
 def save_figure(fig, path: Path, dpi: int = 100) -> None:

@@ -6,6 +6,7 @@ protocol. The loop owns everything else: optimizer and schedule, gradient clippi
 and by value (counting clipped steps), the step/epoch/wall-clock budget, validation, early
 stopping, NaN detection, the metrics log, progress events and atomic checkpoints that let a
 killed run resume exactly (RNG state, data position and the carried hidden state included).
+Started by torchrun, the same loop trains data-parallel (see ``distributed.py``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,11 +23,13 @@ from typing import Any, Callable, Iterator, Protocol
 import torch
 from torch import nn
 
-from . import checkpoint
+from . import checkpoint, distributed
 from .config import check_choices, option, require
 from .errors import RnnkitError, TrainingDiverged
 from .fileio import atomic_write_bytes
 from .rundir import BEST, LAST, METRICS_FILE
+from .tensorboard import TensorBoardLog
+from .runtime import runtime_info, write_runtime
 
 Carry = Any  # whatever a task carries from one batch to the next (a hidden state, or None)
 
@@ -55,9 +59,13 @@ class TrainConfig:
     log_every: int = option(10, "write a training row to the metrics log every this many steps")
     seed: int = option(0, "random seed: data order, initialization, dropout")
     device: str = option("auto", "cpu, cuda, cuda:N or auto (a GPU when there is one)")
-    precision: str = option("auto", "fp32, bf16 (mixed precision by autocast: fast on CPUs with AMX or "
-                            "AVX512-BF16, slow on others) or auto (bf16 on such CPUs, fp32 elsewhere)",
-                            ("auto", "fp32", "bf16"))
+    tensorboard: bool = option(False, "also write TensorBoard event files to RUN/tensorboard "
+                               "(pip install 'rnnkit[tensorboard]')")
+    precision: str = option("auto", "fp32, bf16 (mixed precision by autocast: fast on GPUs from Ampere on and "
+                            "on CPUs with AMX or AVX512-BF16, slow on other CPUs) or auto (bf16 on such GPUs and "
+                            "CPUs, fp32 elsewhere)", ("auto", "fp32", "bf16"))
+    compile: bool = option(False, "compile the model with torch.compile (helps most on a GPU; the first steps "
+                           "are slow while it compiles)")
 
     def __post_init__(self) -> None:
         check_choices(self)
@@ -104,14 +112,33 @@ def cpu_has_native_bf16() -> bool:
 
 
 def resolve_precision(name: str, device: torch.device) -> str:
-    """``auto`` means bf16 where it is fast and safe to assume (CPUs with native bf16), else fp32."""
+    """``auto`` means bf16 where it is fast and safe to assume (GPUs and CPUs with native bf16), else fp32."""
+    gpu_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported(including_emulation=False)
+    if name == "bf16" and device.type == "cuda" and not gpu_bf16:
+        raise RnnkitError(f"--precision bf16: the GPU {torch.cuda.get_device_name(device)} has no native bf16; "
+                          f"use --precision fp32 or auto")
     if name != "auto":
         return name
-    return "bf16" if device.type == "cpu" and cpu_has_native_bf16() else "fp32"
+    return "bf16" if gpu_bf16 or (device.type == "cpu" and cpu_has_native_bf16()) else "fp32"
+
+
+def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A batch tensor on ``device``: to a GPU from pinned memory without waiting (the copy overlaps
+    the GPU's work on the previous step), elsewhere a plain move."""
+    if device.type == "cuda" and t.device.type == "cpu":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
 
 
 class Task(Protocol):
-    """What the loop needs from a task. Batches must be deterministic given (seed, epoch)."""
+    """What the loop needs from a task. Batches must be deterministic given (seed, epoch).
+
+    Data-parallel (several ranks, see ``distributed.py``): the loop calls ``shard(rank, world)``
+    before training; from then on ``batches`` yields this rank's rows of every batch (the
+    same number of batches on every rank), ``validate`` may score only this rank's share
+    of the validation data, and ``model`` is the DDP-wrapped model during training steps.
+    A carry holds tensors ``(layers, B, H)``: this rank's rows of the batch on dimension 1.
+    """
 
     model: nn.Module
     progress: float  # fraction of the budget used, set by the loop before each step (for task schedules)
@@ -120,8 +147,11 @@ class Task(Protocol):
     def batches(self, epoch: int, start: int) -> Iterator[Any]: ...
     def loss(self, batch: Any, carry: Carry) -> tuple[torch.Tensor, Carry, int]:
         """Mean loss of ``batch``, the (detached) carry for the next batch, targets predicted."""
-    def validate(self) -> float:
-        """Mean validation loss (the model is already in eval mode)."""
+    def validate(self) -> float | tuple[float, int]:
+        """Mean validation loss (the model is already in eval mode), or ``(mean, count)``: the
+        mean over this rank's share and the number of targets it averages (the loop combines ranks)."""
+    def shard(self, rank: int, world: int) -> None:
+        """Read only this rank's rows of every batch from now on (data-parallel training)."""
     def checkpoint_meta(self) -> dict:
         """JSON stored in every checkpoint: ``kind``, config, vocabulary, split, ..."""
     def checkpoint_tensors(self) -> dict[str, torch.Tensor]:
@@ -222,10 +252,12 @@ class MetricsLog:
     """``metrics.jsonl``: one JSON object per logged step and per validation.
 
     On resume the rows after the checkpoint's step are dropped, since those steps run again.
+    ``mirror`` (a :class:`~rnnkit.core.tensorboard.TensorBoardLog`) gets every new row too.
+    With ``write=False`` (data-parallel ranks other than 0) the rows are kept in memory only.
     """
 
-    def __init__(self, path: Path, keep_until: int | None):
-        self.path = path
+    def __init__(self, path: Path, keep_until: int | None, write: bool = True, mirror=None):
+        self.path, self.mirror = path, mirror
         rows = []
         if keep_until is not None and path.is_file():
             for line in path.read_text(encoding="utf-8").splitlines():
@@ -236,31 +268,67 @@ class MetricsLog:
                 if row.get("step", 0) <= keep_until:
                     rows.append(row)
         self.rows = rows
-        atomic_write_bytes(path, "".join(json.dumps(r) + "\n" for r in rows).encode("utf-8"))
-        self.file = path.open("a", encoding="utf-8")
+        self.file = None
+        if write:
+            atomic_write_bytes(path, "".join(json.dumps(r) + "\n" for r in rows).encode("utf-8"))
+            self.file = path.open("a", encoding="utf-8")
 
     def write(self, row: dict) -> None:
         self.rows.append(row)
-        self.file.write(json.dumps(row) + "\n")
-        self.file.flush()
+        if self.file is not None:
+            self.file.write(json.dumps(row) + "\n")
+            self.file.flush()
+        if self.mirror is not None:
+            self.mirror.write(row)
 
     def close(self) -> None:
-        self.file.close()
+        if self.file is not None:
+            self.file.close()
+        if self.mirror is not None:
+            self.mirror.close()
 
 
 def _carry_tensors(carry: Carry) -> dict[str, torch.Tensor]:
+    """The carry as named tensors; with several ranks, every rank's rows joined on dimension 1
+    (so the checkpoint holds the carry of the whole batch, as a single process has it)."""
     if carry is None:
         return {}
-    if isinstance(carry, tuple):
-        return {str(i): t for i, t in enumerate(carry)}
-    return {"0": carry}
+    parts = carry if isinstance(carry, tuple) else (carry,)
+    if distributed.active():
+        parts = tuple(torch.cat(distributed.gather(t), dim=1) for t in parts)
+    return {str(i): t for i, t in enumerate(parts)}
 
 
 def _carry_from(tensors: dict[str, torch.Tensor], device: torch.device) -> Carry:
     if not tensors:
         return None
-    parts = [tensors[str(i)].to(device) for i in range(len(tensors))]
+    parts = [tensors[str(i)] for i in range(len(tensors))]
+    if distributed.active():  # this rank's rows of the whole batch's carry
+        parts = [t.chunk(distributed.world(), dim=1)[distributed.rank()] for t in parts]
+    parts = [t.to(device) for t in parts]
     return parts[0] if len(parts) == 1 else tuple(parts)
+
+
+def _rng_tensors(device: torch.device) -> dict[str, torch.Tensor]:
+    """The random streams to restore on resume: the CPU generator, and the GPU's when training on one;
+    with several ranks, every rank's own (``state/rank<r>/...``)."""
+    local = {"torch_rng": torch.get_rng_state()}
+    if device.type == "cuda":
+        local["cuda_rng"] = torch.cuda.get_rng_state(device)
+    if not distributed.active():
+        return {f"state/{k}": v for k, v in local.items()}
+    out = {}
+    for name, t in local.items():
+        for r, part in enumerate(distributed.gather(t)):
+            out[f"state/rank{r}/{name}"] = part
+    return out
+
+
+def _restore_rng(tensors: dict[str, torch.Tensor], device: torch.device) -> None:
+    prefix = f"state/rank{distributed.rank()}/" if distributed.active() else "state/"
+    torch.set_rng_state(tensors[prefix + "torch_rng"])
+    if device.type == "cuda" and prefix + "cuda_rng" in tensors:
+        torch.cuda.set_rng_state(tensors[prefix + "cuda_rng"], device)
 
 
 def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
@@ -269,21 +337,46 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
     """Train ``task.model`` under ``cfg``, writing checkpoints and the metrics log to ``run_dir``.
 
     ``resume_from`` continues from a checkpoint written by this function; ``stop_after``
-    ends the call after that many steps as if killed (for tests of resuming).
+    ends the call after that many steps as if killed (for tests of resuming). Started by
+    torchrun (``distributed.setup`` done), every rank calls it and trains its shard.
     """
     model = task.model.to(device)
     optimizer = make_optimizer(cfg, model.parameters())
+    world, main = distributed.world(), distributed.is_main()
+    if world > 1:
+        if not hasattr(task, "shard"):
+            raise RnnkitError(f"{type(task).__name__} cannot train data-parallel; start it without torchrun")
+        task.shard(distributed.rank(), world)
+        torch.manual_seed(distributed.rank_seed(cfg.seed))  # each rank its own dropout masks
     st = LoopState()
     carry: Carry = None
     if resume_from is not None:
         tensors, meta = checkpoint.load(resume_from)
+        saved_world = meta.get("runtime", {}).get("world_size", 1)
+        if saved_world != world:
+            raise RnnkitError(
+                f"--resume: {run_dir} was trained by {saved_world} process{'es' if saved_world > 1 else ''} and "
+                f"this is {world}; each process has its own random stream, so resume it with "
+                + (f"torchrun --nproc-per-node {saved_world}" if saved_world > 1 else "a single process (no torchrun)"))
         model.load_state_dict(checkpoint.section(tensors, "model"))
         optimizer.load_state_dict(checkpoint.join_optimizer_state(checkpoint.section(tensors, "optim"), meta["optimizer"]))
-        torch.set_rng_state(tensors["state/torch_rng"])
+        _restore_rng(tensors, device)
         carry = _carry_from(checkpoint.section(tensors, "carry"), device)
         st = LoopState(**meta["loop"])
         st.stopped = ""
-    log = MetricsLog(run_dir / METRICS_FILE, keep_until=st.step)
+    runtime, notes = runtime_info(model, cfg, device, resolve_precision(cfg.precision, device))
+    if world > 1 or device.type == "cuda" or cfg.compile:  # a single CPU process keeps its config.json as it was
+        write_runtime(run_dir, runtime)
+    if main:
+        for note in notes:
+            print(f"rnnkit: note: {note}", file=sys.stderr)
+    train_model = distributed.wrap(model, device)
+    if cfg.compile:
+        train_model = torch.compile(train_model)
+    board = None
+    if cfg.tensorboard and main:
+        board = TensorBoardLog(run_dir, st.step + 1 if resume_from is not None else None)
+    log = MetricsLog(run_dir / METRICS_FILE, keep_until=st.step, write=main, mirror=board)
     per_epoch = task.steps_per_epoch()
     epochs = cfg.budget_epochs()
     limits = [(n, why) for n, why in ((cfg.steps, "steps"), (epochs * per_epoch if epochs else None, "epochs"))
@@ -307,6 +400,9 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
         return min(options) if options else None
 
     def save(path: Path) -> None:
+        nonlocal running
+        if world > 1:  # the ranks' windows of training loss as one (the same on every rank from here on)
+            running = torch.tensor(distributed.all_reduce_sum([running.item()])[0] / world, device=device)
         st.log_loss_sum, st.log_steps = running.item(), window_steps
         st.log_norm_sum, st.log_clipped = norm_sum.item(), window_clipped
         opt_tensors, opt_info = checkpoint.split_optimizer_state(optimizer.state_dict())
@@ -314,27 +410,42 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
             **checkpoint.with_prefix("model", model.state_dict()),
             **checkpoint.with_prefix("optim", opt_tensors),
             **checkpoint.with_prefix("carry", _carry_tensors(carry)),
-            "state/torch_rng": torch.get_rng_state(),
+            **_rng_tensors(device),
             **task.checkpoint_tensors(),
         }
+        if not main:
+            return  # the collectives above are done; rank 0 writes
         meta = {**task.checkpoint_meta(), "train": dataclasses.asdict(cfg), "optimizer": opt_info,
                 "loop": dataclasses.asdict(st), "metrics": {"val_loss": st.last_val, "best_val": st.best_val
                                                             if math.isfinite(st.best_val) else None}}
+        if world > 1:
+            meta["runtime"] = runtime
         checkpoint.save(path, tensors, meta)
 
     def validate() -> float:
         model.eval()
+        task.model = model  # no DDP for scoring: ranks may score different amounts
         v = task.validate()
+        task.model = train_model
         model.train()
-        if not math.isfinite(v):
+        mean, count = v if isinstance(v, tuple) else (v, 1)
+        if world > 1:
+            total, n = distributed.all_reduce_sum([mean * count, count])
+            mean = total / max(n, 1)
+        if not math.isfinite(mean):
             raise TrainingDiverged(
-                f"validation loss became {v} at step {st.step}; the last good checkpoint is kept in "
+                f"validation loss became {mean} at step {st.step}; the last good checkpoint is kept in "
                 f"{run_dir}; lower --lr or set --clip-norm"
             )
-        return v
+        return mean
+
+    def out_of_time() -> bool:
+        late = cfg.max_time is not None and time.perf_counter() - start >= cfg.max_time
+        return distributed.any_rank(late) if world > 1 and cfg.max_time is not None else late
 
     bf16 = resolve_precision(cfg.precision, device) == "bf16"
     model.train()
+    task.model = train_model
     start = time.perf_counter() - st.elapsed
     window_start, window_tokens, window_steps = time.perf_counter(), 0, st.log_steps
     running = torch.tensor(st.log_loss_sum, device=device)
@@ -349,7 +460,7 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
             if total_steps is not None and st.step >= total_steps:
                 st.stopped = step_limit
                 break
-            if cfg.max_time is not None and time.perf_counter() - start >= cfg.max_time:
+            if out_of_time():
                 st.stopped = "max_time"
                 break
             for batch in task.batches(st.epoch, st.batch_index):
@@ -360,6 +471,9 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
                     group["lr"] = lr
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                     loss, carry, units = task.loss(batch, carry)
+                if world > 1:  # DDP averages the ranks' gradients; weigh each by its share of the targets
+                    local_units, units = units, int(distributed.all_reduce_sum([units])[0])
+                    loss = loss * (local_units * world / max(units, 1))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 params = [p for p in model.parameters() if p.grad is not None]
@@ -392,9 +506,10 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
                 steps_this_call += 1
                 done_steps = total_steps is not None and st.step >= total_steps
                 elapsed = time.perf_counter() - start
-                done_time = cfg.max_time is not None and elapsed >= cfg.max_time
+                done_time = out_of_time()
                 if st.step % cfg.log_every == 0 or done_steps or done_time:
-                    train_loss = running.item() / window_steps
+                    window_loss = running.item() if world == 1 else distributed.all_reduce_sum([running.item()])[0] / world
+                    train_loss = window_loss / window_steps
                     if not math.isfinite(train_loss):
                         raise TrainingDiverged(
                             f"training loss became {train_loss} by step {st.step}; the last good checkpoint is "
@@ -408,7 +523,7 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
                            "tokens_per_s": tps, "elapsed": elapsed, "clipped": st.clipped,
                            "grad_norm": grad_norm, "clip_rate": clip_rate}
                     log.write(row)
-                    if on_event:
+                    if on_event and main:
                         on_event(Event("train", st.step, st.epoch, elapsed, remaining(elapsed, sec_per_step),
                                        progress(elapsed), train_loss=train_loss, best_val=_finite(st.best_val),
                                        val_loss=st.last_val, tokens_per_s=tps, lr=lr, clipped=st.clipped,
@@ -418,7 +533,7 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
                     window_clipped = 0
                     window_start, window_tokens, window_steps = now, 0, 0
                 if st.step % cfg.eval_every == 0 or done_steps or done_time:
-                    _evaluate_and_save(st, cfg, validate, save, log, run_dir, on_event, start,
+                    _evaluate_and_save(st, cfg, validate, save, log, run_dir, on_event if main else None, start,
                                        lambda e: remaining(e, sec_per_step), progress)
                     window_start = time.perf_counter()
                 if done_steps:
@@ -431,12 +546,13 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
                     break
         last = log.rows[-1] if log.rows else {}
         if last.get("kind") != "val" or last.get("step") != st.step:  # the budget ended between validations
-            _evaluate_and_save(st, cfg, validate, save, log, run_dir, on_event, start,
+            _evaluate_and_save(st, cfg, validate, save, log, run_dir, on_event if main else None, start,
                                lambda e: remaining(e, sec_per_step), progress)
         st.elapsed = time.perf_counter() - start
         save(run_dir / LAST)
     finally:
         log.close()
+        task.model = model
     return FitResult(st, log.rows)
 
 

@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..core import checkpoint, rundir, trainer
+from ..core import checkpoint, distributed, rundir, trainer
 from ..core.config import from_dict
 from ..core.errors import RnnkitError
 from ..core.fileio import read_json, save_figure, write_json
@@ -120,8 +120,8 @@ def train(config: ForecastConfig, out: str | Path, *, resume: bool = False, over
     """
     out = Path(out)
     config = from_dict(ForecastConfig, dataclasses.asdict(config))  # re-validate fields set after construction
-    rundir.check_target(out, resume, overwrite)
-    device = resolve_device(config.train.device)
+    device = distributed.setup(config.train.device, config.train.batch_size, distributed.identity(config, out, resume))
+    distributed.main_first(lambda: rundir.check_target(out, resume, overwrite))
     if resume:
         series = _series_from_json(read_json(out / SERIES_FILE))
     else:
@@ -137,18 +137,22 @@ def train(config: ForecastConfig, out: str | Path, *, resume: bool = False, over
     if len(train_w["target"]) == 0 or len(val_w["target"]) == 0:
         raise RnnkitError(f"no {'training' if len(train_w['target']) == 0 else 'validation'} window fits; "
                           f"use a smaller --window or --horizon")
-    if not resume:
-        tmp = rundir.staging(out)
-        try:
-            write_json(tmp / SERIES_FILE, _series_json(series))
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        rundir.commit(tmp, out)
+
+    def write_run() -> None:  # rank 0 (the only process without torchrun)
+        if not resume:
+            tmp = rundir.staging(out)
+            try:
+                write_json(tmp / SERIES_FILE, _series_json(series))
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            rundir.commit(tmp, out)
+        write_json(out / rundir.CONFIG_FILE, dataclasses.asdict(config))
+
+    distributed.main_first(write_run)
     tcfg = config.train
     if tcfg.eval_every is None:
         tcfg = dataclasses.replace(tcfg, eval_every=-(-len(train_w["target"]) // tcfg.batch_size))
-    write_json(out / rundir.CONFIG_FILE, dataclasses.asdict(config))
     torch.manual_seed(config.train.seed)  # fixes initialization and dropout
     model = Forecaster(config.model, lay.window, lay.horizon, prep.inputs.shape[1], prep.future.shape[1])
     meta = {"kind": KIND, "config": dataclasses.asdict(config), "layout": lay.to_json(),
@@ -317,3 +321,25 @@ def plot(run: ForecastRun, fc: Forecast, path: str | Path, history: int | None =
     fig.autofmt_xdate()
     fig.tight_layout()
     save_figure(fig, path)
+
+
+def report_view(run: ForecastRun, run_dir: str | Path):
+    """This run's part of ``rnnkit report``: the split, test metrics and the forecast plot (see
+    ``rnnkit.report.sections.TaskReport``)."""
+    from ..report.sections import Section, TaskReport, drawn_image, key_values, unavailable
+
+    lay, s = run.layout, run.series
+    rows = [["part", "points", "from", "to"]]
+    for name, a, b in (("train", 0, lay.train_end), ("val", lay.train_end, lay.val_end), ("test", lay.val_end, lay.length)):
+        rows.append([name, str(b - a), str(s.dates[a]) if b > a else "", str(s.dates[b - 1]) if b > a else ""])
+    split = Section("Data split", text=[f"{s.name}: {len(s)} {s.frequency.name} points, split in time order; "
+                                        f"windows of {lay.window} steps, horizon {lay.horizon}.", *s.report],
+                    table=rows)
+    try:
+        test = Section("Test metrics", table=key_values(evaluate(run, "test").to_json()))
+    except RnnkitError as e:
+        test = unavailable("Test metrics", str(e))
+    fc = forecast(run)
+    image = drawn_image(lambda p: plot(run, fc, p), f"{len(fc.point)}-step forecast from the end of {s.name}")
+    return TaskReport(split, test, [Section("Forecast", text=["From the end of the series, with 80% and 95% "
+                                                              "intervals."], images=[image])])

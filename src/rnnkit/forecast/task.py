@@ -24,7 +24,7 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from ..core import subsample
+from ..core import distributed, subsample
 from ..core.config import from_dict, option, require
 from ..core.errors import RnnkitError
 from ..core.trainer import TrainConfig
@@ -217,7 +217,12 @@ class ForecastTask:
         self.train = {k: v.to(device) for k, v in train.items()}
         self.val = {k: v.to(device) for k, v in val.items()}
         self.n = len(train["target"])
+        self.rank, self.world = 0, 1
         self.progress = 0.0
+
+    def shard(self, rank: int, world: int) -> None:
+        """Data-parallel: this rank's windows of every batch (validation, one small batch, stays whole)."""
+        self.rank, self.world = rank, world
 
     def steps_per_epoch(self) -> int:
         return -(-self.n // self.cfg.train.batch_size)
@@ -228,6 +233,8 @@ class ForecastTask:
         bs = self.cfg.train.batch_size
         for b in range(start, self.steps_per_epoch()):
             j = order[b * bs:(b + 1) * bs]
+            if self.world > 1:
+                j = distributed.shard_indices(j, self.rank, self.world, fill=order)
             yield {k: v[j] for k, v in self.train.items()}
 
     def loss(self, batch: dict[str, torch.Tensor], carry: Any):

@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..core import checkpoint, rundir
+from ..core import checkpoint, distributed, rundir
 from . import evaluation, infill, mixture, sampling, textdata, textstats
 from ..core.config import from_dict
 from ..core.fileio import read_json, write_json
@@ -30,6 +30,7 @@ from .language_model import LMConfig, LMTask, build_model, check_corpus_fits, co
 from .ngram import NGramModel
 from .sampling import SampleConfig
 from ..core.rundir import BEST, LAST
+from ..core.tensorboard import TensorBoardLog
 from ..core import trainer
 from ..core.trainer import Event, FitResult, MetricsLog, fit, resolve_device
 from .vocab import Vocab
@@ -69,24 +70,33 @@ def train(config: LMConfig, out: str | Path, *, resume: bool = False, overwrite:
     """
     out = Path(out)
     config = from_dict(LMConfig, dataclasses.asdict(config))  # re-validate fields set after construction
-    rundir.check_target(out, resume, overwrite)
-    device = resolve_device(config.train.device)
-    if resume:
-        vocab = Vocab.from_json(read_json(out / textdata.VOCAB_FILE))
-        corpus = textdata.open_prepared(out, vocab)
-        check_corpus_fits(corpus, config)
-    else:
-        tmp = rundir.staging(out)
-        try:
-            corpus = textdata.prepare(config.data, tmp)
-            corpus = textdata.keep_fraction(corpus, tmp, config.train.data_fraction, config.train.seed)
+    if config.model == "ngram" and distributed.launched():
+        raise RnnkitError("an n-gram model is counted in one pass, not trained: start it without torchrun")
+    device = distributed.setup(config.train.device, config.train.batch_size, distributed.identity(config, out, resume))
+
+    def prepare() -> textdata.Corpus:  # rank 0 (the only process without torchrun)
+        rundir.check_target(out, resume, overwrite)
+        if resume:
+            vocab = Vocab.from_json(read_json(out / textdata.VOCAB_FILE))
+            corpus = textdata.open_prepared(out, vocab)
             check_corpus_fits(corpus, config)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        rundir.commit(tmp, out)
-        corpus = textdata.open_prepared(out, corpus.vocab)
-    write_json(out / rundir.CONFIG_FILE, dataclasses.asdict(config))
+        else:
+            tmp = rundir.staging(out)
+            try:
+                corpus = textdata.prepare(config.data, tmp)
+                corpus = textdata.keep_fraction(corpus, tmp, config.train.data_fraction, config.train.seed)
+                check_corpus_fits(corpus, config)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            rundir.commit(tmp, out)
+            corpus = textdata.open_prepared(out, corpus.vocab)
+        write_json(out / rundir.CONFIG_FILE, dataclasses.asdict(config))
+        return corpus
+
+    corpus = distributed.main_first(prepare)
+    if corpus is None:  # the other ranks read the corpus rank 0 prepared
+        corpus = textdata.open_prepared(out, Vocab.from_json(read_json(out / textdata.VOCAB_FILE)))
     if config.model == "ngram":
         return _count(config, corpus, out)
     torch.manual_seed(config.train.seed)  # fixes initialization and dropout
@@ -96,9 +106,22 @@ def train(config: LMConfig, out: str | Path, *, resume: bool = False, overwrite:
                             on_event=on_event, stop_after=stop_after)
     st = result.state
     done = TrainResult(out, st.step, st.epoch, st.best_val, st.stopped, st.clipped, st.elapsed, st.tokens)
-    if st.stopped:  # not for a run cut short (stop_after)
+    if st.stopped and distributed.is_main():  # not for a run cut short (stop_after)
         done.mix, done.mix_note = _attach_mix(config, corpus, out, device)
+        if config.train.tensorboard and config.train.objective != "infill":
+            _board_sample(out, st.step)
     return done
+
+
+def _board_sample(out: Path, step: int) -> None:
+    """The finished run's sample (its own sampling settings) as text in its TensorBoard log."""
+    lm = load(out)
+    text = sample(lm, dataclasses.replace(lm.config.sample, num_samples=1))[0]
+    board = TensorBoardLog(out)
+    try:
+        board.text("sample", "    " + text.replace("\n", "\n    "), step)  # indented: Markdown shows it verbatim
+    finally:
+        board.close()
 
 
 def _attach_mix(config: LMConfig, corpus: textdata.Corpus, out: Path,
@@ -148,10 +171,13 @@ def _count(config: LMConfig, corpus: textdata.Corpus, out: Path) -> TrainResult:
     tensors = checkpoint.with_prefix("model", model.state_dict())
     for name in (BEST, LAST):
         checkpoint.save(out / name, tensors, meta)
-    log = MetricsLog(out / rundir.METRICS_FILE, keep_until=None)
+    log = MetricsLog(out / rundir.METRICS_FILE, keep_until=None,
+                     mirror=TensorBoardLog(out) if config.train.tensorboard else None)
     log.write({"kind": "val", "step": 0, "epoch": 1, "val_loss": val, "best_val": val, "elapsed": elapsed,
                "tokens_per_s": len(corpus.part("train")) / max(elapsed, 1e-9)})
     log.close()
+    if config.train.tensorboard:
+        _board_sample(out, 0)
     return TrainResult(out, 0, 1, val, "counted", 0, elapsed, len(corpus.part("train")))
 
 
@@ -272,3 +298,35 @@ def fill(lm: LoadedModel, text: str, top_k: int = 5) -> list[infill.Filler]:
         raise RnnkitError(f"{lm.source.parent} was trained with --objective {lm.config.train.objective}, which reads "
                           f"left to right only; rnnkit fill needs a run trained with --objective infill")
     return infill.fill(lm.model, lm.vocab, text, top_k, lm.config.train.seq_len, lm.device)
+
+
+def report_view(lm: LoadedModel, run_dir: str | Path):
+    """This run's part of ``rnnkit report``: the split, test metrics and samples with memorization
+    statistics (see ``rnnkit.report.sections.TaskReport``)."""
+    from ..report.sections import Section, TaskReport, key_values, unavailable
+
+    run_dir = Path(run_dir)
+    saved = read_json(run_dir / textdata.SPLIT_FILE)
+    unit = "chars" if lm.vocab.level == "char" else "words"
+    rows = [["part", "tokens", "characters"]]
+    for name, (a, b) in saved["splits"].items():
+        rows.append([name, f"{b - a:,}", f"{saved.get('chars', {}).get(name, b - a):,}"])
+    split = Section("Data split", text=[f"{saved['source']['path']} ({lm.vocab.level} level, vocabulary of "
+                                        f"{len(lm.vocab)}); contiguous parts: train, then validation, then test."],
+                    table=rows)
+    mixed = [f"Scored with the {lm.meta['mix']['order']}-gram mixed in after training (rnnkit evaluate --no-mix: "
+             f"the recurrent model alone)."] if "mix" in lm.meta else []
+    test = Section("Test metrics", text=mixed, table=key_values(evaluate(lm, "test", run_dir).to_json()))
+    if is_infill(lm):
+        return TaskReport(split, test, [unavailable("Samples", "an infill run fills blanks and does not generate "
+                                                               "text (rnnkit fill)")])
+    cfg = dataclasses.replace(lm.config.sample, length=300 if unit == "chars" else 60, num_samples=3, seed=0)
+    texts, stats = sample_with_stats(lm, cfg)
+    diversity = ", ".join(f"distinct-{k} {v:.2f}" for k, v in stats.distinct.items())
+    view = Section("Samples", text=[f"{cfg.num_samples} samples at temperature {cfg.temperature:g} (seed 0); "
+                                    f"diversity over words: {diversity}."],
+                   table=[["piece length", "copied from the training text"]]
+                   + [[f"{k} {unit}", f"{v:.0%}"] for k, v in stats.memorized.items()]
+                   + [["longest verbatim copy", f"{stats.longest_copy} {unit}"]],
+                   pre=texts)
+    return TaskReport(split, test, [view])

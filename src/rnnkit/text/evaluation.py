@@ -40,10 +40,14 @@ def rows_for(n: int) -> int:
 
 @torch.inference_mode()
 def score(model, tokens: np.ndarray, device: torch.device | str = "cpu", window: int | None = None,
-          max_tokens: int | None = None) -> tuple[float, int, int]:
-    """Return ``(sum of negative log-likelihoods, number correct, number of targets)``."""
+          max_tokens: int | None = None, shard: tuple[int, int] = (0, 1)) -> tuple[float, int, int]:
+    """Return ``(sum of negative log-likelihoods, number correct, number of targets)``.
+
+    ``shard=(rank, world)`` scores only that rank's part of the split (its rows, see
+    ``_predictions``); the ranks' sums add up to the whole split's.
+    """
     nll, correct, count = 0.0, 0, 0
-    for logits, target in _predictions(model, tokens, device, window, max_tokens):
+    for logits, target in _predictions(model, tokens, device, window, max_tokens, shard):
         nll += F.cross_entropy(logits.float(), target, reduction="sum").item()
         correct += (logits.argmax(-1) == target).sum().item()
         count += target.numel()
@@ -59,7 +63,8 @@ def target_log_probs(model, tokens: np.ndarray, device: torch.device | str = "cp
     return torch.cat(parts).numpy()
 
 
-def _predictions(model, tokens: np.ndarray, device, window: int | None, max_tokens: int | None):
+def _predictions(model, tokens: np.ndarray, device, window: int | None, max_tokens: int | None,
+                 shard: tuple[int, int] = (0, 1)):
     """Yield ``(logits (M, V), targets (M,))`` pieces that together predict every token of the split.
 
     The split is read as ``S`` rows side by side (for speed). Each row after the first starts
@@ -68,25 +73,30 @@ def _predictions(model, tokens: np.ndarray, device, window: int | None, max_toke
 
         targets:  1 .. W  | row 0 ........ | row 1 ........ | ... | tail
         read as:  cold    | after W tokens | after W tokens |     | after W tokens
+
+    ``shard=(rank, world)``: only that rank's pieces (the first W targets on rank 0, a block of
+    the rows, the tail on the last rank; a block of the windows of a window model).
     """
+    rank, world = shard
     tokens = np.asarray(tokens[: max_tokens + 1] if max_tokens else tokens).astype(np.int64)
     if window is not None:
-        yield from _window_predictions(model, tokens, device, window)
+        yield from _window_predictions(model, tokens, device, window, shard=shard)
         return
     t = torch.from_numpy(tokens).to(device)
     n = len(tokens) - 1
     S = rows_for(n)
     W = min(WARMUP, n // (S + 1)) if S > 1 else 0
-    if W:  # the first W targets, read from the start of the split like a plain stream
+    if W and rank == 0:  # the first W targets, read from the start of the split like a plain stream
         yield from _row_predictions(model, t[None, :W], t[None, 1 : W + 1])
     L = (n - W) // S
-    starts = W + L * torch.arange(S, device=t.device)
-    steps = torch.arange(L, device=t.device)
-    x, y = t[starts[:, None] + steps], t[starts[:, None] + steps + 1]  # (S, L)
-    state = model(t[starts[:, None] - W + torch.arange(W, device=t.device)], None)[1] if W else None
-    yield from _row_predictions(model, x, y, state)
+    starts = W + L * torch.arange(S, device=t.device)[S * rank // world : S * (rank + 1) // world]
+    if len(starts):
+        steps = torch.arange(L, device=t.device)
+        x, y = t[starts[:, None] + steps], t[starts[:, None] + steps + 1]  # (S, L)
+        state = model(t[starts[:, None] - W + torch.arange(W, device=t.device)], None)[1] if W else None
+        yield from _row_predictions(model, x, y, state)
     a = W + S * L
-    if a < n:  # the few targets after the last full row
+    if a < n and rank == world - 1:  # the few targets after the last full row
         w = min(WARMUP, a)
         state = model(t[None, a - w : a], None)[1] if w else None
         yield from _row_predictions(model, t[None, a:n], t[None, a + 1 : n + 1], state)
@@ -100,8 +110,11 @@ def _row_predictions(model, x: torch.Tensor, y: torch.Tensor, state=None):
         yield logits.reshape(-1, logits.size(-1)), y[:, a : a + chunk].reshape(-1)
 
 
-def _window_predictions(model, tokens: np.ndarray, device, window: int, batch: int = 2048):
+def _window_predictions(model, tokens: np.ndarray, device, window: int, batch: int = 2048,
+                        shard: tuple[int, int] = (0, 1)):
     views = np.lib.stride_tricks.sliding_window_view(tokens, window + 1)  # (N, window+1)
+    rank, world = shard
+    views = views[len(views) * rank // world : len(views) * (rank + 1) // world]
     for a in range(0, len(views), batch):
         w = torch.from_numpy(np.ascontiguousarray(views[a : a + batch])).to(device)
         logits, _ = model(w[:, :-1], None)

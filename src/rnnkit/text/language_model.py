@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import torch
 from torch.nn import functional as F
 
-from . import evaluation, infill
+from . import evaluation, infill, noising
 from .batching import Batch, StreamBatches, WindowBatches
 from ..core.config import check_choices, from_dict, option, require
 from ..core.errors import RnnkitError
@@ -23,7 +23,7 @@ from .ngram import NGramConfig, NGramModel
 from .rnn_lm import RNNConfig, RNNLanguageModel, detach_state
 from .sampling import SampleConfig
 from .textdata import Corpus, DataConfig
-from ..core.trainer import TrainConfig
+from ..core.trainer import TrainConfig, to_device
 from .vocab import Vocab
 
 KIND = "language-model"
@@ -40,12 +40,19 @@ class LMTrainConfig(TrainConfig):
     seq_len: int = option(100, "time steps per training sequence (BPTT length, or the window length)")
     window_step: int = option(1, "window and infill objectives: distance between window starts (the seed's STEP)")
     val_tokens: int = option(200_000, "validate during training on at most this many tokens (0 = all)")
+    noise_prob: float = option(0.0, "data noising (Xie et al. 2017): replace each input token with this probability "
+                               "during training (0 = off; stream and window objectives)")
+    noise: str = option("unigram", "what a noised input token becomes: unigram (a token drawn from the training "
+                        "split's frequencies) or blank (a zero input vector)", noising.KINDS)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         for name in ("seq_len", "window_step"):
             require(getattr(self, name) >= 1, name, f"must be at least 1, got {getattr(self, name)}")
         require(self.val_tokens >= 0, "val_tokens", f"must be 0 or more, got {self.val_tokens}")
+        require(0.0 <= self.noise_prob < 1.0, "noise_prob", f"must be in [0, 1), got {self.noise_prob}")
+        require(self.noise_prob == 0 or self.objective != "infill", "noise_prob",
+                "applies to the stream and window objectives; an infill model's inputs are its targets")
 
 
 @dataclass
@@ -112,21 +119,31 @@ class LMTask:
     def __init__(self, model: torch.nn.Module, corpus: Corpus, cfg: LMConfig, device: torch.device):
         self.model, self.corpus, self.cfg, self.device = model, corpus, cfg, device
         self.progress = 0.0
-        t = cfg.train
-        train = corpus.part("train")
+        self.noise = None  # counted models train without this loop
+        if cfg.train.noise_prob > 0 and isinstance(model, RNNLanguageModel):
+            self.noise = noising.InputNoise(cfg.train.noise, cfg.train.noise_prob, corpus.part("train"), len(corpus.vocab))
+        self.rank, self.world = 0, 1
+        self.shard(0, 1)
+
+    def shard(self, rank: int, world: int) -> None:
+        """Data-parallel: this rank's rows of every batch, and its share of the validation text."""
+        t, train = self.cfg.train, self.corpus.part("train")
+        self.rank, self.world = rank, world
         if t.objective == "stream":
-            self.data = StreamBatches(train, t.batch_size, t.seq_len, t.seed)
+            self.data = StreamBatches(train, t.batch_size, t.seq_len, t.seed, (rank, world))
         else:  # infill reads the same windows, inputs and target together
-            self.data = WindowBatches(train, t.batch_size, t.seq_len, t.window_step, t.seed)
+            self.data = WindowBatches(train, t.batch_size, t.seq_len, t.window_step, t.seed, (rank, world))
 
     def steps_per_epoch(self) -> int:
         return len(self.data)
 
     def batches(self, epoch: int, start: int) -> Iterator[Batch]:
         for b in self.data.epoch(epoch, start):
-            yield Batch(b.inputs.to(self.device, non_blocking=True), b.targets.to(self.device, non_blocking=True))
+            yield Batch(to_device(b.inputs, self.device), to_device(b.targets, self.device))
 
     def loss(self, batch: Batch, carry: Any):
+        if self.noise is not None:
+            batch = Batch(self.noise(batch.inputs), batch.targets)
         if self.cfg.train.objective == "stream":
             logits, state = self.model(batch.inputs, carry)  # (B, T, V)
             loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), batch.targets.reshape(-1))
@@ -137,14 +154,16 @@ class LMTask:
         logits, _ = self.model(batch.inputs, None)  # only the last position has a target
         return F.cross_entropy(logits[:, -1], batch.targets), None, batch.targets.numel()
 
-    def validate(self) -> float:
+    def validate(self) -> tuple[float, int]:
+        """Mean loss over this rank's share of the validation text (all of it with one process; the
+        infill objective scores all of it on every rank) and the number of targets."""
         if self.cfg.train.objective == "infill":
             (nll, _), _, count, _ = infill.score(self.model, self.corpus.part("val"), self.cfg.train.seq_len + 1,
                                                  self.device, self.cfg.train.val_tokens or None, forward=False)
-            return nll / count
+            return nll / count, count
         nll, _, count = evaluation.score(self.model, self.corpus.part("val"), self.device, self.cfg.window,
-                                         self.cfg.train.val_tokens or None)
-        return nll / count
+                                         self.cfg.train.val_tokens or None, shard=(self.rank, self.world))
+        return nll / max(count, 1), count
 
     def checkpoint_meta(self) -> dict:
         return model_meta(self.cfg, self.corpus.vocab, self.corpus.split_json())

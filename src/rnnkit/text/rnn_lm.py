@@ -77,10 +77,14 @@ class RNNLanguageModel(nn.Module):
 
     def forward(self, tokens: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         assert tokens.dim() == 2, f"tokens must be (B, T), got {tuple(tokens.shape)}"
+        blanks = self.training and bool((tokens < 0).any())  # data noising's blanks (noising.py)
+        ids = tokens.clamp(min=0) if blanks else tokens
         if self.embed is None:
-            x = nn.functional.one_hot(tokens, self.vocab_size).to(self.head.weight.dtype)  # (B, T, V)
+            x = nn.functional.one_hot(ids, self.vocab_size).to(self.head.weight.dtype)  # (B, T, V)
         else:
-            x = self._dropout(F.embedding(tokens, self.embed.weight))  # (B, T, E)
+            x = self._dropout(F.embedding(ids, self.embed.weight))  # (B, T, E)
+        if blanks:  # a blank's input vector is zeros
+            x = x * (tokens >= 0).unsqueeze(-1).to(x.dtype)
         if not self.training and tokens.size(1) == 1 and self.cfg.cell == "lstm" and x.device.type == "cpu":
             # Generation: oneDNN's fused LSTM costs ~3 ms per one-step call on a CPU, PyTorch's
             # single-step cell op ~0.3 ms (same weights, same numbers); the output layer is called directly.

@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..core import checkpoint, rundir, subsample
+from ..core import checkpoint, distributed, rundir, subsample
 from ..core.config import from_dict
 from ..core.errors import RnnkitError
 from ..core.fileio import read_json, save_figure, write_json
@@ -88,37 +88,22 @@ def train(config: TranslateConfig, out: str | Path, *, resume: bool = False, ove
     """Train a translator as ``config`` says, writing the run to ``out`` (see ``rnnkit.text.api.train``)."""
     out = Path(out)
     config = from_dict(TranslateConfig, dataclasses.asdict(config))  # re-validate fields set after construction
-    rundir.check_target(out, resume, overwrite)
-    device = resolve_device(config.train.device)
-    if resume:
+    device = distributed.setup(config.train.device, config.train.batch_size, distributed.identity(config, out, resume))
+
+    def prepare():  # rank 0 (the only process without torchrun)
+        rundir.check_target(out, resume, overwrite)
+        prepared = None if resume else _prepare(config, out)
+        write_json(out / rundir.CONFIG_FILE, dataclasses.asdict(config))
+        return prepared
+
+    prepared = distributed.main_first(prepare)
+    if prepared is None:  # resuming, or a rank other than 0: read what the run holds
         splits = {name: pairs_mod.read_split(out, name) for name in ("train", "val")}
         codec = _run_codec(out)
         split = read_json(out / SPLIT_FILE)
         train_pairs = training_pairs(codec, splits["train"], config.data.max_length)
     else:
-        tmp = rundir.staging(out)
-        try:
-            every = pairs_mod.read_pairs(config.data)
-            splits = pairs_mod.split_pairs(every, config.data.val_fraction, config.data.test_fraction, config.train.seed)
-            whole_train = len(splits["train"])  # --data-fraction: a seeded share of the training pairs only
-            splits["train"] = [splits["train"][i] for i in
-                               subsample.subset(whole_train, config.train.data_fraction, config.train.seed)]
-            codec = Codec.fit(config.tokenizer, [p.source for p in splits["train"]], [p.target for p in splits["train"]],
-                              config.train.seed)
-            train_pairs = training_pairs(codec, splits["train"], config.data.max_length)
-            split = {**pairs_mod.split_summary(config.data, splits, config.train.seed), "trained_pairs": len(train_pairs),
-                     "data_fraction": {"fraction": config.train.data_fraction, "whole_train_pairs": whole_train}}
-            pairs_mod.write_splits(tmp, splits)
-            write_json(tmp / SPLIT_FILE, split)
-            codec_meta, codec_tensors = codec.to_meta()
-            write_json(tmp / CODEC_FILE, codec_meta)
-            for name, blob in codec_tensors.items():  # SentencePiece models, readable by spm tools
-                (tmp / f"{name.split('/')[1]}.model").write_bytes(blob.numpy().tobytes())
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        rundir.commit(tmp, out)
-    write_json(out / rundir.CONFIG_FILE, dataclasses.asdict(config))
+        splits, codec, split, train_pairs = prepared
     torch.manual_seed(config.train.seed)  # fixes initialization and dropout
     model = Seq2Seq(config.model, len(codec.source_vocab), len(codec.target_vocab))
     val = [p for p in encode_pairs(codec, splits["val"]) if len(p[0]) and len(p[1])]
@@ -128,6 +113,34 @@ def train(config: TranslateConfig, out: str | Path, *, resume: bool = False, ove
     st = result.state
     return TrainResult(out, st.step, st.epoch, st.best_val, st.stopped, st.clipped, st.elapsed, st.tokens,
                        len(train_pairs))
+
+
+def _prepare(config: TranslateConfig, out: Path):
+    """A new run: read and split the pairs, fit the tokenizers, write them to ``out``;
+    returns ``(splits, codec, split summary, encoded training pairs)``."""
+    tmp = rundir.staging(out)
+    try:
+        every = pairs_mod.read_pairs(config.data)
+        splits = pairs_mod.split_pairs(every, config.data.val_fraction, config.data.test_fraction, config.train.seed)
+        whole_train = len(splits["train"])  # --data-fraction: a seeded share of the training pairs only
+        splits["train"] = [splits["train"][i] for i in
+                           subsample.subset(whole_train, config.train.data_fraction, config.train.seed)]
+        codec = Codec.fit(config.tokenizer, [p.source for p in splits["train"]], [p.target for p in splits["train"]],
+                          config.train.seed)
+        train_pairs = training_pairs(codec, splits["train"], config.data.max_length)
+        split = {**pairs_mod.split_summary(config.data, splits, config.train.seed), "trained_pairs": len(train_pairs),
+                 "data_fraction": {"fraction": config.train.data_fraction, "whole_train_pairs": whole_train}}
+        pairs_mod.write_splits(tmp, splits)
+        write_json(tmp / SPLIT_FILE, split)
+        codec_meta, codec_tensors = codec.to_meta()
+        write_json(tmp / CODEC_FILE, codec_meta)
+        for name, blob in codec_tensors.items():  # SentencePiece models, readable by spm tools
+            (tmp / f"{name.split('/')[1]}.model").write_bytes(blob.numpy().tobytes())
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    rundir.commit(tmp, out)
+    return splits, codec, split, train_pairs
 
 
 def _run_codec(run: Path) -> Codec:
@@ -228,6 +241,38 @@ def plot_attention(tr: Translator, sentence: str, path: str | Path) -> Translati
     fig.tight_layout()
     save_figure(fig, Path(path), dpi=120)
     return result
+
+
+def report_view(tr: Translator, run_dir: str | Path):
+    """This run's part of ``rnnkit report``: the split, test metrics, a few test translations and
+    an attention map (see ``rnnkit.report.sections.TaskReport``)."""
+    from ..report.sections import Section, TaskReport, drawn_image, key_values, unavailable
+
+    run_dir = Path(run_dir)
+    saved = read_json(run_dir / SPLIT_FILE)
+    rows = [["part", "sentence pairs", "distinct sources"]]
+    rows += [[name, f"{part['pairs']:,}", f"{part['groups']:,}"] for name, part in saved["splits"].items()]
+    split = Section("Data split", text=[f"{saved['data']['path']}; pairs with the same source sentence stay in one "
+                                        f"part; {saved.get('trained_pairs', 0):,} training pairs kept after "
+                                        f"--max-length."], table=rows)
+    m = evaluate(tr, "test", run_dir)
+    test = Section("Test metrics", text=[f"BLEU {m.signature['bleu']}", f"chrF {m.signature['chrf']}"],
+                   table=key_values({k: v for k, v in m.to_json().items() if k != "signature"}))
+    groups = pairs_mod.references(pairs_mod.read_split(run_dir, "test"))[:5]
+    hyps = translate(tr, [src for src, _ in groups], dataclasses.replace(tr.config.search, n_best=1))
+    table = [["source", "reference", "translation"]]
+    table += [[src, " | ".join(refs), h[0].text] for (src, refs), h in zip(groups, hyps)]
+    view = [Section("Test translations", text=[f"The first {len(groups)} test sources (beam {tr.config.search.beam})."],
+                    table=table)]
+    if not groups:
+        view.append(unavailable("Attention", "the test split is empty"))
+    elif tr.model.attention is None:
+        view.append(unavailable("Attention", "this translator was trained with --attention none"))
+    else:
+        image = drawn_image(lambda p: plot_attention(tr, groups[0][0], p),
+                            f"attention of the greedy translation of {groups[0][0]!r}")
+        view.append(Section("Attention", images=[image]))
+    return TaskReport(split, test, view)
 
 
 __all__ = ["KIND", "SearchConfig", "TranslateConfig", "TrainResult", "Translation", "TranslationMetrics", "Translator",

@@ -18,6 +18,8 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from ..core.distributed import shard_indices
+from ..core.trainer import to_device
 from .vocab import BOS, EOS, PAD
 
 POOL = 50  # batches per sorting pool
@@ -31,7 +33,8 @@ class Batch:
     target_out: torch.Tensor
 
     def to(self, device: torch.device) -> "Batch":
-        return Batch(self.source.to(device), self.lengths, self.target_in.to(device), self.target_out.to(device))
+        return Batch(to_device(self.source, device), self.lengths, to_device(self.target_in, device),
+                     to_device(self.target_out, device))
 
     @property
     def target_tokens(self) -> int:
@@ -56,8 +59,10 @@ def make_batch(sources: list[np.ndarray], targets: list[np.ndarray]) -> Batch:
 class PairBatches:
     """Length-bucketed, seeded batches over encoded pairs ``[(source ids, target ids), ...]``."""
 
-    def __init__(self, pairs: list[tuple[np.ndarray, np.ndarray]], batch_size: int, seed: int):
+    def __init__(self, pairs: list[tuple[np.ndarray, np.ndarray]], batch_size: int, seed: int,
+                 shard: tuple[int, int] = (0, 1)):
         self.pairs, self.batch_size, self.seed = pairs, batch_size, seed
+        self.shard = shard  # (rank, world): this rank's pairs of every batch (distributed.shard_indices)
         self.lengths = np.array([len(s) + len(t) for s, t in pairs])
 
     def __len__(self) -> int:
@@ -76,7 +81,10 @@ class PairBatches:
         return [batches[i] for i in rng.permutation(len(batches))]
 
     def epoch(self, epoch: int, start: int = 0) -> Iterator[Batch]:
-        for idx in self.order(epoch)[start:]:
+        batches = self.order(epoch)
+        for idx in batches[start:]:
+            if self.shard[1] > 1:
+                idx = shard_indices(idx, *self.shard, fill=batches[0])
             yield make_batch([self.pairs[i][0] for i in idx], [self.pairs[i][1] for i in idx])
 
 

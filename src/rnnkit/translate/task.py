@@ -141,8 +141,14 @@ class TranslationTask:
                  val: list[tuple[np.ndarray, np.ndarray]], cfg: TranslateConfig, split: dict, device: torch.device):
         self.model, self.codec, self.val, self.cfg, self.split, self.device = model, codec, val, cfg, split, device
         self.data = PairBatches(train, cfg.train.batch_size, cfg.train.seed)
+        self.rank, self.world = 0, 1
         self.progress = 0.0
         self.codec_meta, self.codec_tensors = codec.to_meta()  # serialized once, stored in every checkpoint
+
+    def shard(self, rank: int, world: int) -> None:
+        """Data-parallel: this rank's pairs of every batch, and every ``world``-th validation pair."""
+        self.data = PairBatches(self.data.pairs, self.cfg.train.batch_size, self.cfg.train.seed, (rank, world))
+        self.rank, self.world = rank, world
 
     def steps_per_epoch(self) -> int:
         return len(self.data)
@@ -157,8 +163,9 @@ class TranslationTask:
         count = int(n)
         return loss / max(count, 1), None, count
 
-    def validate(self) -> float:
-        return score_pairs(self.model, self.val, self.device)[0]
+    def validate(self) -> tuple[float, int]:
+        mean, _, count = score_pairs(self.model, self.val[self.rank::self.world], self.device)
+        return mean, count
 
     def checkpoint_meta(self) -> dict:
         return {"kind": KIND, "config": dataclasses.asdict(self.cfg), "codec": self.codec_meta, "split": self.split}

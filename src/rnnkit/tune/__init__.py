@@ -1,0 +1,1 @@
+"""Hyperparameter search for every task on Optuna (see api.py)."""

@@ -1,0 +1,59 @@
+"""Tiny translation, forecasting and audio runs for the data-parallel tests: their data files
+(written once by the test into a folder) and configurations without randomness that depends on
+the number of processes (no dropout, no augmentation, teacher forcing only)."""
+
+from pathlib import Path
+
+import numpy as np
+
+from rnnkit.audio.task import AudioConfig
+from rnnkit.core.config import from_dict
+from rnnkit.forecast.task import ForecastConfig
+from rnnkit.translate.task import TranslateConfig
+
+
+def make_data(tmp: Path) -> None:
+    import random
+
+    import soundfile as sf
+
+    rng = random.Random(0)
+    rows = []
+    for _ in range(120):
+        s = rng.sample("abcdefghij", rng.randint(3, 7))
+        rows.append(" ".join(s) + "\t" + " ".join(reversed(s)))
+    (tmp / "pairs.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    t = np.arange(96)
+    dates = np.datetime64("2000-01", "M") + t
+    values = 50 + 0.3 * t + 10 * np.sin(2 * np.pi * t / 12)
+    (tmp / "series.csv").write_text("date,y\n" + "".join(f"{d}-01,{v:.4f}\n" for d, v in zip(dates, values)))
+    clips = tmp / "clips"
+    clips.mkdir()
+    gen = np.random.default_rng(1)
+    for label, f in {"low": 300.0, "high": 1500.0}.items():
+        for i in range(12):
+            n = int(8000 * gen.uniform(0.2, 0.4))
+            wave = 0.3 * np.sin(2 * np.pi * f * np.arange(n) / 8000) + gen.normal(0, 0.01, n)
+            sf.write(clips / f"{label}_{'abc'[i % 3]}_{i}.wav", wave.astype(np.float32), 8000, subtype="PCM_16")
+
+
+def translate(tmp: Path) -> TranslateConfig:
+    return from_dict(TranslateConfig, {
+        "data": {"data": str(tmp / "pairs.tsv")}, "tokenizer": {"tokens": "word", "min_freq": 1},
+        "model": {"hidden_size": 16, "embedding_size": 8, "dropout": 0.0},
+        "train": {"batch_size": 16, "steps": 6, "eval_every": 3, "log_every": 1, "device": "cpu", "precision": "fp32"}})
+
+
+def forecast(tmp: Path) -> ForecastConfig:
+    """47 training windows: 5 steps of 8 stay clear of the epoch's last, partial batch (which two
+    processes pad, as DistributedSampler does, with the epoch's first window)."""
+    return from_dict(ForecastConfig, {
+        "data": {"data": str(tmp / "series.csv")}, "model": {"horizon": 6, "hidden_size": 8},
+        "train": {"steps": 5, "eval_every": 3, "log_every": 1, "patience": 0, "batch_size": 8, "precision": "fp32"}})
+
+
+def audio(tmp: Path) -> AudioConfig:
+    return from_dict(AudioConfig, {
+        "data": {"data": str(tmp / "clips"), "label_pattern": r"^([a-z]+)_", "group_pattern": r"^[a-z]+_([a-z]+)_"},
+        "augment": {"augment": False}, "model": {"channels": 4, "hidden_size": 8, "dropout": 0.0},
+        "train": {"max_time": None, "steps": 4, "eval_every": 2, "log_every": 1, "batch_size": 8, "precision": "fp32"}})
