@@ -13,6 +13,8 @@
     rnnkit report RUN                            one self-contained HTML page about a run (any task)
     rnnkit gradient-flow RUN | --cells rnn lstm  gradient norm through time, per step back
     rnnkit tune --config B --space S --out DIR   search hyperparameters of any task (Optuna); tune-worker joins
+    rnnkit diagnose RUN                          bias/variance verdict and advice (any task)
+    rnnkit learning-curve --data PATH_OR_NAME    train and validation error against data size
 
 ``train`` and ``evaluate`` work on every task of the registry (``tasks.py``): ``--task`` picks
 it for a new run, the checkpoint's ``kind`` for an existing one.
@@ -36,6 +38,7 @@ from .core.config import add_arguments, from_dict, load_file, merge, overrides_f
 from .core.errors import RnnkitError
 from .core.fileio import atomic_write_bytes
 from .core.progress import ProgressDisplay
+from .diagnose import commands as diagnose_commands
 from .text import api
 from .text.compare import CompareConfig, markdown, run_comparison
 from .text.corpora import BUILTIN
@@ -208,12 +211,13 @@ def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
     add_arguments(tr, SearchConfig, "search")
     COMMANDS.update(report_commands.add_parsers(sub))
     COMMANDS.update(tune_commands.add_parsers(sub))
+    COMMANDS.update(diagnose_commands.add_parsers(sub, task))
     return parser
 
 
 def _task_of(argv: list[str]) -> str:
     """The task whose options the command line's verb needs: ``train``'s (see below) or ``backtest``'s."""
-    if argv[:1] == ["train"]:
+    if argv[:1] in (["train"], ["learning-curve"]):
         return _task_of_train(argv)
     if argv[:1] == ["backtest"]:
         return "forecast"

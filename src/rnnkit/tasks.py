@@ -14,22 +14,26 @@ import typing
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Callable
 
 from .core import checkpoint, rundir
 from .core.config import from_dict, merge
 from .core.errors import RnnkitError
 from .core.fileio import read_json
 from .text import api as text_api
+from .text import diagnosis as text_diagnosis
 from .text.language_model import KIND as LM_KIND
 from .text.language_model import LMConfig
 from .audio import api as audio_api
+from .audio import diagnosis as audio_diagnosis
 from .audio.task import KIND as AUDIO_KIND
 from .audio.task import AudioConfig
 from .forecast import api as forecast_api
+from .forecast import diagnosis as forecast_diagnosis
 from .forecast.task import KIND as FORECAST_KIND
 from .forecast.task import ForecastConfig
 from .translate import api as translate_api
+from .translate import diagnosis as translate_diagnosis
 from .translate.task import KIND as TRANSLATE_KIND
 from .translate.task import TranslateConfig
 
@@ -47,6 +51,10 @@ class TaskSpec:
     unit: str  # what the progress line counts per second
     use_verb: str  # the verb that uses a trained model
     use_section: str  # the config section of the use verb's defaults (set in a config file, flags of the use verb)
+    # rnnkit diagnose: measure(run_dir, reference: bool, device) -> diagnose.bias_variance.Measurement, errors in
+    # the task's unit; ``baseline`` names the reference it computes itself ("" = none: the user passes --reference)
+    measure: Callable[..., Any]
+    baseline: str
 
     @property
     def sections(self) -> dict[str, type]:
@@ -58,12 +66,13 @@ class TaskSpec:
 
 TASKS = {
     "lm": TaskSpec("lm", LM_KIND, LMConfig, text_api, {"train": BUDGET, "mix": {"mix_order", "mix_max_tokens"}},
-                   "tokens", "sample", "sample"),
+                   "tokens", "sample", "sample", text_diagnosis.measure, "the best Kneser-Ney n-gram"),
     "translate": TaskSpec("translate", TRANSLATE_KIND, TranslateConfig, translate_api, {"train": BUDGET},
-                          "target tokens", "translate", "search"),
+                          "target tokens", "translate", "search", translate_diagnosis.measure, ""),
     "forecast": TaskSpec("forecast", FORECAST_KIND, ForecastConfig, forecast_api, {"train": BUDGET},
-                         "target values", "forecast", "forecast"),
-    "audio": TaskSpec("audio", AUDIO_KIND, AudioConfig, audio_api, {"train": BUDGET}, "clips", "classify", "classify"),
+                         "target values", "forecast", "forecast", forecast_diagnosis.measure, "seasonal naive"),
+    "audio": TaskSpec("audio", AUDIO_KIND, AudioConfig, audio_api, {"train": BUDGET}, "clips", "classify", "classify",
+                      audio_diagnosis.measure, "a linear classifier on pooled log-mel features"),
 }
 DEFAULT = "lm"
 

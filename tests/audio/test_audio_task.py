@@ -205,3 +205,17 @@ def test_test_clips_do_not_change_the_fitted_normalization(tmp_path):
         _, meta = checkpoint.load(tmp_path / f"run-{root.name}" / "last.safetensors")
         stats.append(meta["normalization"])
     assert stats[0] == stats[1]
+
+
+def test_data_fraction_marks_the_other_training_clips_unused(tmp_path):
+    root = tones_folder(tmp_path / "t", per_class=10)
+    clips = {}
+    for f in (1.0, 0.5):
+        api.train(cfg_for(root, steps=1, data_fraction=f), tmp_path / f"run{f}")
+        clips[f] = json.loads((tmp_path / f"run{f}" / "split.json").read_text())["clips"]
+    whole, half = ({c["path"]: c["part"] for c in clips[f]} for f in (1.0, 0.5))
+    assert whole.keys() == half.keys()
+    assert all(half[p] == whole[p] for p in whole if whole[p] in ("val", "test"))  # unchanged
+    trained = [p for p in whole if whole[p] == "train"]
+    assert sum(half[p] == "train" for p in trained) == round(len(trained) / 2)
+    assert {half[p] for p in trained} == {"train", "unused"}

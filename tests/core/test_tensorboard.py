@@ -41,7 +41,8 @@ def test_language_model_run_writes_the_metrics_log_and_a_sample(tiny_file, tmp_p
     assert [v for _, v in scalars(acc, "loss/validation")] == pytest.approx([v for _, v in val], rel=1e-6)
     lr = [v for _, v in scalars(acc, "learning_rate")]
     assert lr[0] > lr[-1] > 0  # cosine decay
-    assert "gradients/norm_before_clipping" not in acc.Tags()["scalars"]  # not in these rows: not invented
+    norms = [(r["step"], r["grad_norm"]) for r in rows if r["kind"] == "train"]  # the trainer logs them
+    assert scalars(acc, "gradients/norm_before_clipping") == [(s, pytest.approx(v, rel=1e-6)) for s, v in norms]
     (sample,) = acc.Tensors("sample/text_summary")
     text = sample.tensor_proto.string_val[0].decode("utf-8")
     assert sample.step == 12 and len(text.strip()) > 100

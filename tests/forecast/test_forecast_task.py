@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from rnnkit.core import checkpoint
 from rnnkit.core.config import from_dict
 from rnnkit.core.errors import RnnkitError
 from rnnkit.forecast import api, backtest
@@ -162,3 +163,16 @@ def test_backtest_origins_never_see_past_the_origin(tmp_path):
     assert clean.scores["naive"]["mase"] > 0 and set(clean.scores["rnnkit"]) == {"mae", "rmse", "smape", "mase"}
     assert (tmp_path / "a" / "backtest.md").is_file() and (tmp_path / "a" / "backtest.png").is_file()
     assert (tmp_path / "a" / "runs" / "origin-3" / "best.safetensors").is_file()
+
+
+def test_data_fraction_shrinks_the_training_windows_only(tmp_path):
+    series = make_series(sine_trend(120))
+    metas = {}
+    for fraction in (1.0, 0.5):
+        api.train(config(train={"steps": 2, "data_fraction": fraction}), tmp_path / str(fraction), series=series)
+        metas[fraction] = checkpoint.load(tmp_path / str(fraction) / "best.safetensors")[1]
+    whole, half = metas[1.0]["train_windows"], metas[0.5]["train_windows"]
+    assert whole["count"] == whole["whole"] == half["whole"]
+    assert half["count"] == round(whole["count"] / 2)
+    assert whole["first"] <= half["first"] and half["first"] + half["count"] <= whole["first"] + whole["count"]
+    assert metas[1.0]["layout"] == metas[0.5]["layout"]  # the validation and test parts are where they were

@@ -89,7 +89,8 @@ def test_report_of_every_task_is_self_contained_and_renders(runs, task, tmp_path
         assert title in page, title
     assert "<script" not in page and not re.search(r'(src|href)="(?!data:image/png;base64,|#)', page)
     images = page.count("<img ")
-    assert images == (3 if task == "lm" else 4)  # loss vs step, vs wall time, learning rate (+ the task's picture)
+    # loss vs step, vs wall time, learning rate, gradient norm and clip rate (+ the task's picture)
+    assert images == (4 if task == "lm" else 5)
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (apt-get install chromium); the page was checked as text only")
     assert render_in_chromium(page, tmp_path) == (images, 0)

@@ -130,3 +130,21 @@ def test_encoding_option(tmp_path):
 def test_bad_data_options(kw, match):
     with pytest.raises(RnnkitError, match=match):
         DataConfig(**kw)
+
+
+def test_data_fraction_cuts_the_training_split_to_one_seeded_block(tmp_path, tiny_file):
+    import rnnkit
+    from conftest import tiny_config
+
+    splits = {}
+    for f in (1.0, 0.3):
+        rnnkit.train(tiny_config(tiny_file, steps=1, data_fraction=f), tmp_path / f"run{f}")
+        splits[f] = json.loads((tmp_path / f"run{f}" / "split.json").read_text())
+    whole, part = splits[1.0]["splits"], splits[0.3]["splits"]
+    assert part["val"] == whole["val"] and part["test"] == whole["test"]
+    (a, b), (c, d) = whole["train"], part["train"]
+    assert a <= c < d <= b and d - c == round(0.3 * (b - a))
+    assert splits[0.3]["chars"]["train"] == d - c  # char level: bits/char of the block
+    assert splits[0.3]["data_fraction"] == {"fraction": 0.3, "seed": 0, "whole_train": [a, b]}
+    corpus = textdata.open_prepared(tmp_path / "run0.3", rnnkit.load(tmp_path / "run0.3").vocab)
+    assert len(corpus.part("train")) == d - c  # what training and evaluation read

@@ -218,3 +218,16 @@ def test_resumed_run_matches_uninterrupted_run(tmp_path, teacher_forcing, schedu
     cfg.train.seed = 1
     translate.train(cfg, tmp_path / "other")
     assert train_losses(tmp_path / "other") != full
+
+
+def test_data_fraction_keeps_a_seeded_share_of_the_training_pairs_only(tmp_path):
+    data = reverse_file(tmp_path / "rev.tsv", 200)
+    runs = {f: tmp_path / f"run{f}" for f in (1.0, 0.25)}
+    for f, run in runs.items():
+        translate.train(tiny_config(data, steps=1, data_fraction=f), run)
+    whole, part = ({name: read_split(runs[f], name) for name in ("train", "val", "test")} for f in (1.0, 0.25))
+    assert part["val"] == whole["val"] and part["test"] == whole["test"]
+    assert len(part["train"]) == round(len(whole["train"]) / 4)
+    assert set(p.line for p in part["train"]) < set(p.line for p in whole["train"])
+    assert json.loads((runs[0.25] / "split.json").read_text())["data_fraction"] == {
+        "fraction": 0.25, "whole_train_pairs": len(whole["train"])}

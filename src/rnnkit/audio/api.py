@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..core import checkpoint, distributed, rundir, trainer
+from ..core import checkpoint, distributed, rundir, subsample, trainer
 from ..core.config import from_dict
 from ..core.errors import RnnkitError
 from ..core.fileio import read_json, save_figure, write_json
@@ -66,7 +66,7 @@ class Evaluation:
         return dataclasses.asdict(self)
 
 
-def _features(frontend: Frontend, waves: list[np.ndarray], device: torch.device, batch: int = 128):
+def frame_features(frontend: Frontend, waves: list[np.ndarray], device: torch.device, batch: int = 128):
     """Frames ``(N, T, F)`` (zero-padded) and frame counts ``(N,)`` of ``waves``, without augmentation."""
     parts, frames = [], []
     with torch.no_grad():
@@ -89,6 +89,14 @@ def _prepare(config: AudioConfig, out: Path, resume: bool) -> tuple[list[Clip], 
     return clips, [], []
 
 
+def keep_fraction(parts: list[str], fraction: float, seed: int) -> list[str]:
+    """``--data-fraction``: a seeded share of the training clips stays ``train``, the rest become
+    ``unused`` (recorded in the run's split file); validation and test clips are unchanged."""
+    train_at = [i for i, p in enumerate(parts) if p == "train"]
+    chosen = {train_at[j] for j in subsample.subset(len(train_at), fraction, seed)}
+    return ["unused" if p == "train" and i not in chosen else p for i, p in enumerate(parts)]
+
+
 def train(config: AudioConfig, out: str | Path, *, resume: bool = False, overwrite: bool = False,
           on_event: Callable[[Event], None] | None = None, stop_after: int | None = None) -> TrainResult:
     """Train a CRNN on a folder of WAV files as ``config`` says, writing the run to ``out``."""
@@ -101,7 +109,8 @@ def train(config: AudioConfig, out: str | Path, *, resume: bool = False, overwri
     waves, kept, newly_skipped = read_clips(config.data, clips, rate)
     if not resume:
         skipped = newly_skipped
-        parts = split_clips(config.data, kept, config.train.seed)
+        parts = keep_fraction(split_clips(config.data, kept, config.train.seed), config.train.data_fraction,
+                              config.train.seed)
         clips = kept
     elif len(kept) != len(clips):
         raise RnnkitError(f"some clips of the run are no longer readable in {config.data.data}; start a new run")
@@ -128,7 +137,7 @@ def train(config: AudioConfig, out: str | Path, *, resume: bool = False, overwri
     torch.manual_seed(config.train.seed)
     model = CRNN(config.model, config.features.feature_size, len(labels))
     frontend = Frontend(config.features, mean, std)
-    vf, vn = _features(frontend, [waves[i] for i in val_idx], torch.device("cpu"))
+    vf, vn = frame_features(frontend, [waves[i] for i in val_idx], torch.device("cpu"))
     meta = {"kind": KIND, "config": dataclasses.asdict(config), "labels": labels,
             "normalization": {"mean": mean.tolist(), "std": std.tolist()}}
     task = AudioTask(model, frontend, [waves[i] for i in train_idx], y[train_idx], (vf, vn, torch.as_tensor(y[val_idx])),
@@ -158,7 +167,7 @@ def load(path: str | Path, device: str = "cpu", which: str = "best") -> Classifi
 
 def probabilities(clf: Classifier, waves: list[np.ndarray], batch: int | None = None) -> np.ndarray:
     """Class probabilities ``(N, classes)`` of waves already at the model's sample rate."""
-    feats, frames = _features(clf.frontend, waves, clf.device, batch or clf.config.classify.batch_size)
+    feats, frames = frame_features(clf.frontend, waves, clf.device, batch or clf.config.classify.batch_size)
     with torch.no_grad():
         return predict_logits(clf.model, feats, frames, clf.device).softmax(-1).numpy()
 
@@ -185,8 +194,8 @@ def classify(clf: Classifier, files: list[str | Path], top_k: int | None = None)
     return [[(clf.labels[j], float(probs[i, j])) for j in row] for i, row in enumerate(best)]
 
 
-def evaluate(clf: Classifier, split: str, run_dir: str | Path) -> Evaluation:
-    """Accuracy, loss, per-class accuracy and the confusion matrix on a split of the run."""
+def split_waves(clf: Classifier, split: str, run_dir: str | Path) -> tuple[list[np.ndarray], np.ndarray]:
+    """The waves of a split's clips (read again from the run's data folder) and their label indices ``(N,)``."""
     saved = read_json(Path(run_dir) / SPLIT_FILE)
     chosen = [c for c in saved["clips"] if c["part"] == split]
     if not chosen:
@@ -196,7 +205,12 @@ def evaluate(clf: Classifier, split: str, run_dir: str | Path) -> Evaluation:
         raise RnnkitError(f"the run's data folder {root} is not there; evaluation reads its clips again")
     waves = [read_wav(root / c["path"], clf.config.features.sample_rate) for c in chosen]
     index = {name: i for i, name in enumerate(clf.labels)}
-    y = np.array([index[c["label"]] for c in chosen])
+    return waves, np.array([index[c["label"]] for c in chosen])
+
+
+def evaluate(clf: Classifier, split: str, run_dir: str | Path) -> Evaluation:
+    """Accuracy, loss, per-class accuracy and the confusion matrix on a split of the run."""
+    waves, y = split_waves(clf, split, run_dir)
     probs = probabilities(clf, waves)
     pred = probs.argmax(1)
     n = len(clf.labels)

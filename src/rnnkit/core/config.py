@@ -178,7 +178,7 @@ def add_arguments(parser: argparse.ArgumentParser | Any, cls: type, section: str
             if f.metadata.get("choices"):
                 kw["choices"] = f.metadata["choices"]
                 del kw["metavar"]
-        kw["help"] = f"{help_text} (default: {default})"
+        kw["help"] = f"{help_text} (default: {default})".replace("%", "%%")  # argparse formats help with %
         group.add_argument(flag_name(f.name), **kw)
 
 

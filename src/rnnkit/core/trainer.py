@@ -52,6 +52,8 @@ class TrainConfig:
     warmup_steps: int = option(0, "linear learning-rate warm-up steps")
     clip_norm: float = option(1.0, "clip the gradient norm to this (0 = off)")
     clip_value: float = option(0.0, "clip every gradient element to [-v, v] (0 = off)")
+    data_fraction: float = option(1.0, "train on this seeded fraction (0 < F <= 1) of the training split only "
+                                  "(validation and test stay whole): quick cycles, learning curves")
     patience: int = option(0, "early stopping: stop after this many validations without improvement (0 = off)")
     eval_every: int = option(100, "validate (and checkpoint) every this many steps; also at the end")
     log_every: int = option(10, "write a training row to the metrics log every this many steps")
@@ -74,6 +76,7 @@ class TrainConfig:
             require(v is None or v >= 1, name, f"must be at least 1, got {v}")
         require(self.max_time is None or self.max_time > 0, "max_time", f"must be positive, got {self.max_time}")
         require(self.lr > 0, "lr", f"must be positive, got {self.lr}")
+        require(0 < self.data_fraction <= 1, "data_fraction", f"must be in (0, 1], got {self.data_fraction}")
         for name in ("weight_decay", "momentum", "clip_norm", "clip_value", "warmup_steps", "patience"):
             require(getattr(self, name) >= 0, name, f"must be 0 or more, got {getattr(self, name)}")
         if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
@@ -198,7 +201,9 @@ class Event:
     best_val: float | None = None
     tokens_per_s: float | None = None
     lr: float | None = None
-    clipped: int = 0
+    clipped: int = 0  # clipped steps so far (cumulative)
+    grad_norm: float | None = None  # train events: mean gradient norm before clipping over the logging interval
+    clip_rate: float | None = None  # train events: share of the interval's steps that were clipped
 
 
 @dataclass
@@ -219,6 +224,8 @@ class LoopState:
     stopped: str = ""
     log_loss_sum: float = 0.0  # the training-loss window not yet written to the log
     log_steps: int = 0
+    log_norm_sum: float = 0.0  # the same window's gradient norms (before clipping) and clipped steps
+    log_clipped: int = 0
 
 
 @dataclass
@@ -397,6 +404,7 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
         if world > 1:  # the ranks' windows of training loss as one (the same on every rank from here on)
             running = torch.tensor(distributed.all_reduce_sum([running.item()])[0] / world, device=device)
         st.log_loss_sum, st.log_steps = running.item(), window_steps
+        st.log_norm_sum, st.log_clipped = norm_sum.item(), window_clipped
         opt_tensors, opt_info = checkpoint.split_optimizer_state(optimizer.state_dict())
         tensors = {
             **checkpoint.with_prefix("model", model.state_dict()),
@@ -441,6 +449,7 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
     start = time.perf_counter() - st.elapsed
     window_start, window_tokens, window_steps = time.perf_counter(), 0, st.log_steps
     running = torch.tensor(st.log_loss_sum, device=device)
+    norm_sum, window_clipped = torch.tensor(st.log_norm_sum, device=device), st.log_clipped
     sec_per_step = 0.0
     steps_this_call = 0
     try:
@@ -469,12 +478,21 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
                 loss.backward()
                 params = [p for p in model.parameters() if p.grad is not None]
                 clipped = False
+                # The total gradient norm before any clipping (logged per interval, see issue 10):
+                # clip_grad_norm_ returns it when it clips first; otherwise it is measured alone.
+                norm = None
                 if cfg.clip_value:
+                    norm = torch.nn.utils.get_total_norm([p.grad for p in params])
                     clipped = any(bool((p.grad.abs() > cfg.clip_value).any()) for p in params)
                     torch.nn.utils.clip_grad_value_(params, cfg.clip_value)
                 if cfg.clip_norm:
-                    norm = torch.nn.utils.clip_grad_norm_(params, cfg.clip_norm)
-                    clipped = clipped or bool(norm > cfg.clip_norm)
+                    after_value = torch.nn.utils.clip_grad_norm_(params, cfg.clip_norm)
+                    norm = after_value if norm is None else norm
+                    clipped = clipped or bool(after_value > cfg.clip_norm)
+                if norm is None:
+                    norm = torch.nn.utils.get_total_norm([p.grad for p in params])
+                norm_sum += norm.detach().float()
+                window_clipped += int(clipped)
                 optimizer.step()
                 st.clipped += int(clipped)
                 st.step += 1
@@ -500,14 +518,19 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
                     now = time.perf_counter()
                     tps = window_tokens / max(now - window_start, 1e-9)
                     sec_per_step = (now - window_start) / window_steps
+                    grad_norm, clip_rate = norm_sum.item() / window_steps, window_clipped / window_steps
                     row = {"kind": "train", "step": st.step, "epoch": st.epoch, "loss": train_loss, "lr": lr,
-                           "tokens_per_s": tps, "elapsed": elapsed, "clipped": st.clipped}
+                           "tokens_per_s": tps, "elapsed": elapsed, "clipped": st.clipped,
+                           "grad_norm": grad_norm, "clip_rate": clip_rate}
                     log.write(row)
                     if on_event and main:
                         on_event(Event("train", st.step, st.epoch, elapsed, remaining(elapsed, sec_per_step),
                                        progress(elapsed), train_loss=train_loss, best_val=_finite(st.best_val),
-                                       val_loss=st.last_val, tokens_per_s=tps, lr=lr, clipped=st.clipped))
+                                       val_loss=st.last_val, tokens_per_s=tps, lr=lr, clipped=st.clipped,
+                                       grad_norm=grad_norm, clip_rate=clip_rate))
                     running.zero_()
+                    norm_sum.zero_()
+                    window_clipped = 0
                     window_start, window_tokens, window_steps = now, 0, 0
                 if st.step % cfg.eval_every == 0 or done_steps or done_time:
                     _evaluate_and_save(st, cfg, validate, save, log, run_dir, on_event if main else None, start,

@@ -33,7 +33,7 @@ from . import metrics
 from .model import Forecaster
 from .series import Frequency, Series, read_series
 from .task import (KIND, ForecastConfig, ForecastTask, Layout, Prepared, config_from_meta, features, layout,
-                   make_windows, window_starts)
+                   make_windows, training_starts, window_starts)
 from .transforms import ColumnScaler, Transform
 
 SERIES_FILE = "series.json"
@@ -131,7 +131,8 @@ def train(config: ForecastConfig, out: str | Path, *, resume: bool = False, over
     transform = Transform.fit(config.transform, series.values[:lay.train_end])
     scaler = ColumnScaler.fit(config.transform.scale, config.transform.scale_range, series.covariates[:lay.train_end])
     prep = features(transform, scaler, series, config.transform.calendar)
-    train_w = make_windows(prep, lay, window_starts(prep, lay, "train"))
+    train_starts = training_starts(prep, lay, config.train.data_fraction, config.train.seed)
+    train_w = make_windows(prep, lay, train_starts)
     val_w = make_windows(prep, lay, window_starts(prep, lay, "val"))
     if len(train_w["target"]) == 0 or len(val_w["target"]) == 0:
         raise RnnkitError(f"no {'training' if len(train_w['target']) == 0 else 'validation'} window fits; "
@@ -155,7 +156,9 @@ def train(config: ForecastConfig, out: str | Path, *, resume: bool = False, over
     torch.manual_seed(config.train.seed)  # fixes initialization and dropout
     model = Forecaster(config.model, lay.window, lay.horizon, prep.inputs.shape[1], prep.future.shape[1])
     meta = {"kind": KIND, "config": dataclasses.asdict(config), "layout": lay.to_json(),
-            "transform": transform.to_json(), "covariate_scaler": scaler.to_json(), "features": prep.feature_names}
+            "transform": transform.to_json(), "covariate_scaler": scaler.to_json(), "features": prep.feature_names,
+            "train_windows": {"first": int(train_starts[0]), "count": len(train_starts),
+                              "whole": len(window_starts(prep, lay, "train"))}}
     task = ForecastTask(model, train_w, val_w, config, meta, device)
     result = fit(task, tcfg, out, device, resume_from=out / LAST if resume else None, on_event=on_event,
                  stop_after=stop_after)
@@ -186,7 +189,7 @@ def load(path: str | Path, device: str = "cpu", which: str = "best") -> Forecast
                        ColumnScaler(**meta["covariate_scaler"]), lay, series, dev, ckpt)
 
 
-def _prepare(run: ForecastRun, series: Series) -> Prepared:
+def prepare_features(run: ForecastRun, series: Series) -> Prepared:
     return features(run.transform, run.covariate_scaler, series, run.config.transform.calendar)
 
 
@@ -237,7 +240,7 @@ def forecast(run: ForecastRun, horizon: int | None = None, samples: int | None =
     while done < H:
         future_dates = series.frequency.next_dates(series.dates[-1], run.layout.horizon)
         # placeholders for the future values: only the calendar of those steps is read
-        ext = _prepare(run, _extend(series, future_dates, np.full(run.layout.horizon, series.values[-1])))
+        ext = prepare_features(run, _extend(series, future_dates, np.full(run.layout.horizon, series.values[-1])))
         w = make_windows(ext, run.layout, np.array([len(series) - ext.lost]))
         z = _distribution(run, w, samples, seed)
         res = _to_original(run, z, [series.values])
@@ -257,24 +260,33 @@ def _extend(series: Series, dates: np.ndarray, values: np.ndarray) -> Series:
                   np.concatenate([series.values, values]), cov, series.covariate_names, series.name, series.frequency)
 
 
+def origins(run: ForecastRun, prep: Prepared, split: str) -> np.ndarray:
+    """Forecast origins (window starts) scored on ``split``: non-overlapping horizons ending at the
+    part's end; on ``train``, among the windows the run learned from (see ``--data-fraction``)."""
+    if split not in ("val", "test", "train"):
+        raise RnnkitError(f"--split must be train, val or test, got {split!r}")
+    lay = run.layout
+    if split == "test":
+        starts = window_starts(prep, lay, "test")
+    else:
+        all_starts = (training_starts(prep, lay, run.config.train.data_fraction, run.config.train.seed)
+                      if split == "train" else window_starts(prep, lay, split))
+        starts = all_starts[::-1][::lay.horizon][::-1]  # non-overlapping, ending at the part's end
+    if len(starts) == 0:
+        raise RnnkitError(f"the run has no {split} part (--test-size 0?); evaluate another split")
+    return starts
+
+
 def evaluate(run: ForecastRun, split: str = "test", season: int | None = None) -> Evaluation:
     """Metrics of forecasts over ``split`` (``val`` or ``test``), one horizon per origin, non-overlapping.
 
     MASE is scaled by the seasonal naive forecast's in-sample error on the training part
     (``season``: default the data's natural season; 1 for none).
     """
-    if split not in ("val", "test", "train"):
-        raise RnnkitError(f"--split must be train, val or test, got {split!r}")
     lay, series = run.layout, run.series
     m = season or series.frequency.season
-    prep = _prepare(run, series)
-    if split == "test":
-        starts = window_starts(prep, lay, "test")
-    else:
-        all_starts = window_starts(prep, lay, split)
-        starts = all_starts[::-1][::lay.horizon][::-1]  # non-overlapping, ending at the part's end
-    if len(starts) == 0:
-        raise RnnkitError(f"the run has no {split} part (--test-size 0?); evaluate another split")
+    prep = prepare_features(run, series)
+    starts = origins(run, prep, split)
     w = make_windows(prep, lay, starts)
     z = _distribution(run, w, run.config.forecast.samples, 0)
     histories = [series.values[:s + prep.lost] for s in starts]

@@ -24,7 +24,7 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from ..core import distributed
+from ..core import distributed, subsample
 from ..core.config import from_dict, option, require
 from ..core.errors import RnnkitError
 from ..core.trainer import TrainConfig
@@ -177,6 +177,14 @@ def window_starts(prep: Prepared, lay: Layout, part: str) -> np.ndarray:
     if part == "test":  # non-overlapping horizons over the test part
         return np.arange(lay.val_end - lost, lay.length - lost - H + 1, H)
     raise ValueError(part)
+
+
+def training_starts(prep: Prepared, lay: Layout, fraction: float, seed: int) -> np.ndarray:
+    """The training windows a run learns from: all of them, or with ``--data-fraction`` a contiguous
+    block of that share of them (a stretch of history) at a seeded offset."""
+    starts = window_starts(prep, lay, "train")
+    a, b = subsample.block(len(starts), fraction, seed)
+    return starts[a:b]
 
 
 def make_windows(prep: Prepared, lay: Layout, starts: np.ndarray) -> dict[str, torch.Tensor]:

@@ -84,6 +84,7 @@ def train(config: LMConfig, out: str | Path, *, resume: bool = False, overwrite:
             tmp = rundir.staging(out)
             try:
                 corpus = textdata.prepare(config.data, tmp)
+                corpus = textdata.keep_fraction(corpus, tmp, config.train.data_fraction, config.train.seed)
                 check_corpus_fits(corpus, config)
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)

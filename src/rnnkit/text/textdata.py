@@ -18,6 +18,7 @@ from typing import Iterator
 import numpy as np
 
 from . import corpora
+from ..core import subsample
 from ..core.config import check_choices, check_encoding, check_split_fractions, option, require
 from ..core.errors import RnnkitError
 from ..core.fileio import read_json, write_json
@@ -198,6 +199,23 @@ def prepare(cfg: DataConfig, out_dir: Path) -> Corpus:
     write_json(out_dir / VOCAB_FILE, vocab.to_json())
     write_json(out_dir / SPLIT_FILE, corpus.split_json())
     return corpus
+
+
+def keep_fraction(corpus: Corpus, out_dir: Path, fraction: float, seed: int) -> Corpus:
+    """The corpus with its training split cut to one contiguous block of ``fraction`` of it at a
+    seeded offset (``--data-fraction``); validation and test are unchanged. The new split is
+    written to ``out_dir``'s split file, with the whole training split it was taken from."""
+    if fraction >= 1:
+        return corpus
+    a, b = corpus.split["train"]
+    start, stop = subsample.block(b - a, fraction, seed, minimum=2)
+    chars = dict(corpus.chars)
+    # char level: one character per token; word level: the block's share of the split's characters
+    chars["train"] = stop - start if corpus.vocab.level == "char" else round(corpus.chars["train"] * (stop - start) / (b - a))
+    kept = Corpus(corpus.vocab, corpus.tokens, {**corpus.split, "train": (a + start, a + stop)}, chars, corpus.source)
+    write_json(out_dir / SPLIT_FILE, {**kept.split_json(),
+                                      "data_fraction": {"fraction": fraction, "seed": seed, "whole_train": [a, b]}})
+    return kept
 
 
 def open_prepared(run_dir: Path, vocab: Vocab) -> Corpus:
