@@ -114,6 +114,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3, help="sampler seeds per sampler")
     ap.add_argument("--tiny", action="store_true", help="scale everything down to check the script (a minute)")
     ap.add_argument("--skip-workers", action="store_true", help="part 1 only")
+    ap.add_argument("--skip-grid", action="store_true", help="part 2 only (it needs a quiet machine; part 1 does not)")
     args = ap.parse_args()
     hidden, short_hidden, val_tokens = [128, 256, 512], [128, 256], 20_000
     if args.tiny:
@@ -128,38 +129,39 @@ def main() -> None:
     space.write_text(SPACE.format(hidden=hidden))
 
     print(f"machine: {os.cpu_count()} cores; torch threads per worker = cores // workers")
-    print(f"## Part 1: samplers on an 18-point grid (alice.txt, seed cleaning, {args.steps} steps per trial)\n")
-    t0 = time.perf_counter()
-    table, seconds = grid_table(args.out / "grid", base, space)
-    grid_best = min(table.values())
-    print(f"grid: {len(table)} trials trained in {time.perf_counter() - t0:.0f} s (mean {statistics.mean(seconds):.1f} s "
-          f"per trial, {min(seconds):.1f}..{max(seconds):.1f}); best validation loss {grid_best:.4f} nats/char")
-    best_params = dict(min(table, key=table.get))
-    api.tune(args.out / "grid", tries=[" ".join(f"{k}={v}" for k, v in best_params.items())])
-    again = load_journal(args.out / "grid").trials[-1]
-    print(f"determinism check: the best configuration trained again (trial {again.number}, hand-chosen) reaches "
-          f"{again.value:.6f} vs {grid_best:.6f}: {'identical' if again.value == grid_best else 'DIFFERENT'}")
-    print(f"TPE, GP and random search propose configurations in their own Optuna studies ({args.budget} trials, "
-          f"{args.startup_trials} random start-up trials for TPE/GP); each trial's value is READ FROM THE GRID'S TABLE "
-          f"(a trial with a fixed step budget and seed is deterministic given its configuration), not trained again.\n")
-    curves = {name: [replay(name, seed, table, space, args.budget, args.startup_trials) for seed in range(args.seeds)]
-              for name in ("tpe", "gp", "random")}
-    print("| sampler | median best after {0} trials | vs grid best | within 1% | seeds within 1% | median trials to within 1% |"
-          .format(args.budget))
-    print("|---|---:|---:|:-:|---:|---:|")
-    for name, runs in curves.items():
-        finals = [c[-1] for c in runs]
-        med = statistics.median(finals)
-        reach = [next((i + 1 for i, v in enumerate(c) if v <= grid_best * 1.01), None) for c in runs]
-        reached = [r for r in reach if r is not None]
-        print(f"| {name} | {med:.4f} | {100 * (med / grid_best - 1):+.2f}% | {'yes' if med <= grid_best * 1.01 else 'no'} "
-              f"| {len(reached)}/{len(runs)} | {statistics.median(reached) if len(reached) == len(runs) else '-'} |")
-    print(f"| grid (all {len(table)}) | {grid_best:.4f} | 0 | | | {len(table)} |")
-    print("\nbest-so-far validation loss (median over seeds) after each trial:\n")
-    print("| trial | " + " | ".join(curves) + " |")
-    print("|---:|" + "---:|" * len(curves))
-    for i in range(args.budget):
-        print(f"| {i + 1} | " + " | ".join(f"{statistics.median(c[i] for c in runs):.4f}" for runs in curves.values()) + " |")
+    if not args.skip_grid:
+        print(f"## Part 1: samplers on an 18-point grid (alice.txt, seed cleaning, {args.steps} steps per trial)\n")
+        t0 = time.perf_counter()
+        table, seconds = grid_table(args.out / "grid", base, space)
+        grid_best = min(table.values())
+        print(f"grid: {len(table)} trials trained in {time.perf_counter() - t0:.0f} s (mean {statistics.mean(seconds):.1f} s "
+              f"per trial, {min(seconds):.1f}..{max(seconds):.1f}); best validation loss {grid_best:.4f} nats/char")
+        best_params = dict(min(table, key=table.get))
+        api.tune(args.out / "grid", tries=[" ".join(f"{k}={v}" for k, v in best_params.items())])
+        again = load_journal(args.out / "grid").trials[-1]
+        print(f"determinism check: the best configuration trained again (trial {again.number}, hand-chosen) reaches "
+              f"{again.value:.6f} vs {grid_best:.6f}: {'identical' if again.value == grid_best else 'DIFFERENT'}")
+        print(f"TPE, GP and random search propose configurations in their own Optuna studies ({args.budget} trials, "
+              f"{args.startup_trials} random start-up trials for TPE/GP); each trial's value is READ FROM THE GRID'S TABLE "
+              f"(a trial with a fixed step budget and seed is deterministic given its configuration), not trained again.\n")
+        curves = {name: [replay(name, seed, table, space, args.budget, args.startup_trials) for seed in range(args.seeds)]
+                  for name in ("tpe", "gp", "random")}
+        print("| sampler | median best after {0} trials | vs grid best | within 1% | seeds within 1% | median trials to within 1% |"
+              .format(args.budget))
+        print("|---|---:|---:|:-:|---:|---:|")
+        for name, runs in curves.items():
+            finals = [c[-1] for c in runs]
+            med = statistics.median(finals)
+            reach = [next((i + 1 for i, v in enumerate(c) if v <= grid_best * 1.01), None) for c in runs]
+            reached = [r for r in reach if r is not None]
+            print(f"| {name} | {med:.4f} | {100 * (med / grid_best - 1):+.2f}% | {'yes' if med <= grid_best * 1.01 else 'no'} "
+                  f"| {len(reached)}/{len(runs)} | {statistics.median(reached) if len(reached) == len(runs) else '-'} |")
+        print(f"| grid (all {len(table)}) | {grid_best:.4f} | 0 | | | {len(table)} |")
+        print("\nbest-so-far validation loss (median over seeds) after each trial:\n")
+        print("| trial | " + " | ".join(curves) + " |")
+        print("|---:|" + "---:|" * len(curves))
+        for i in range(args.budget):
+            print(f"| {i + 1} | " + " | ".join(f"{statistics.median(c[i] for c in runs):.4f}" for runs in curves.values()) + " |")
 
     if args.skip_workers:
         return

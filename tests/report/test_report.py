@@ -106,6 +106,9 @@ def test_chromium_check_catches_a_broken_image(tmp_path):
 def test_default_path_and_diagnosis_section(runs):
     run = runs["lm"]
     ok(cli("report", run))
+    page = (run / "report.html").read_text(encoding="utf-8")
+    assert "Verdict: " in page and "No diagnosis was measured" not in page  # measured as rnnkit diagnose does
+    ok(cli("report", run, "--no-diagnosis"))
     assert "No diagnosis was measured" in (run / "report.html").read_text(encoding="utf-8")
     page = build_report(run, diagnosis={"verdict": "high variance", "train": 1.2, "validation": 1.6, "reference": 1.1,
                                         "avoidable_bias": 0.1, "variance": 0.4, "unit": "nats/char",

@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..core import rundir
 from ..core.config import add_arguments, from_dict, overrides_from_args
 from ..core.errors import RnnkitError
 from ..core.fileio import check_writable
@@ -26,6 +27,10 @@ def add_parsers(sub) -> dict:
     r.add_argument("run", type=Path, help="run directory")
     r.add_argument("--out", type=Path, default=None, help="HTML file to write (default: RUN/report.html)")
     r.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
+    r.add_argument("--reference", type=float, default=None,
+                   help="the diagnosis's reference error, as for rnnkit diagnose (default: the task's baseline)")
+    r.add_argument("--no-diagnosis", dest="diagnosis", action="store_false",
+                   help="leave out the bias/variance diagnosis (it trains the task's baseline)")
 
     g = sub.add_parser("gradient-flow", help="measure how the gradient of a last-step loss fades through time",
                        description="For a loss at the last step of a sequence, the norm of its gradient with respect to "
@@ -51,9 +56,24 @@ def add_parsers(sub) -> dict:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
-    # The bias/variance diagnosis section is filled by callers that pass one (write_report's diagnosis=).
-    out = run_report.write_report(args.run, args.out, diagnosis=None, device=args.device)
+    check_writable(args.out or args.run / run_report.REPORT_FILE)  # before any measuring
+    diagnosis = _diagnosis(args.run, args.reference, args.device) if args.diagnosis else None
+    out = run_report.write_report(args.run, args.out, diagnosis=diagnosis, device=args.device)
     print(f"report written to {out}")
+
+
+def _diagnosis(run: Path, reference: float | None, device: str) -> dict | None:
+    """``rnnkit diagnose``'s measurement for the report, or None (with a note) where it cannot be made:
+    a task without a baseline and no ``--reference``, or a run without a finished validation."""
+    from ..diagnose.diagnosis import diagnose
+
+    if not (run.is_dir() and rundir.is_run(run)):
+        return None  # write_report names the problem
+    try:
+        return diagnose(run, reference=reference, device=device).to_dict()
+    except RnnkitError as e:
+        print(f"rnnkit: note: the report has no diagnosis: {e}", file=sys.stderr)
+        return None
 
 
 def cmd_gradient_flow(args: argparse.Namespace) -> None:
