@@ -51,7 +51,7 @@ def check_each_grid_point_once(study, n):
 
 
 def test_two_workers_on_a_journal_and_a_killed_worker_is_retried(tmp_path):
-    base, space = write_study_files(tmp_path, steps=40, space=GRID)
+    base, space = write_study_files(tmp_path, steps=100, space=GRID)
     out = tmp_path / "study"
     p = subprocess.Popen(tune_cmd("--config", base, "--space", space, "--sampler", "grid", "--workers", "2",
                                   "--out", out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -71,7 +71,7 @@ def test_two_workers_on_a_journal_and_a_killed_worker_is_retried(tmp_path):
 
 
 def test_a_killed_tune_resumes_its_study(tmp_path):
-    base, space = write_study_files(tmp_path, steps=60, space=GRID)
+    base, space = write_study_files(tmp_path, steps=100, space=GRID)
     out = tmp_path / "study"
     args = ("--config", base, "--space", space, "--sampler", "grid", "--trials", "3", "--out", out)
     p = subprocess.Popen(tune_cmd(*args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -91,7 +91,9 @@ def test_a_killed_tune_resumes_its_study(tmp_path):
 def test_two_workers_on_postgresql(tmp_path):
     server = PostgresServer().start()
     try:
-        base, space = write_study_files(tmp_path, steps=40, space=GRID)
+        # trials of ~2 s each: the 6-point grid outlasts the joining worker's start-up (a few seconds
+        # of imports), so both processes run trials; with 40 steps tune finished them all first
+        base, space = write_study_files(tmp_path, steps=200, space=GRID)
         out, joined = tmp_path / "study", tmp_path / "joined"
         p = subprocess.Popen(tune_cmd("--config", base, "--space", space, "--sampler", "grid", "--storage", server.url,
                                       "--study", "pg", "--out", out),
