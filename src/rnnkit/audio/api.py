@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -123,14 +122,9 @@ def train(config: AudioConfig, out: str | Path, *, resume: bool = False, overwri
 
     def write_run() -> None:  # rank 0 (the only process without torchrun)
         if not resume:
-            tmp = rundir.staging(out)
-            try:
+            with rundir.preparing(out) as tmp:
                 write_json(tmp / SPLIT_FILE, {"data": str(config.data.data), "labels": labels, "skipped": skipped,
                                               "clips": [{**dataclasses.asdict(c), "part": p} for c, p in zip(clips, parts)]})
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
-            rundir.commit(tmp, out)
         write_json(out / rundir.CONFIG_FILE, dataclasses.asdict(config))
 
     distributed.main_first(write_run)

@@ -9,9 +9,11 @@ prepared in a sibling folder first, so bad input leaves the old run and the fold
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
+from typing import Iterator
 
 from .errors import RnnkitError
 
@@ -42,6 +44,19 @@ def staging(out: Path) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     return tmp
+
+
+@contextlib.contextmanager
+def preparing(out: Path) -> Iterator[Path]:
+    """``with preparing(out) as tmp:`` write a new run's files into ``tmp``; when the block ends they
+    replace ``out`` (:func:`commit`), and if it raises they are removed and ``out`` is left as it was."""
+    tmp = staging(out)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    commit(tmp, out)
 
 
 def commit(tmp: Path, out: Path) -> None:

@@ -15,7 +15,6 @@ so forecasting and evaluating need neither the CSV nor ``../shared/data``.
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -140,13 +139,8 @@ def train(config: ForecastConfig, out: str | Path, *, resume: bool = False, over
 
     def write_run() -> None:  # rank 0 (the only process without torchrun)
         if not resume:
-            tmp = rundir.staging(out)
-            try:
+            with rundir.preparing(out) as tmp:
                 write_json(tmp / SERIES_FILE, _series_json(series))
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
-            rundir.commit(tmp, out)
         write_json(out / rundir.CONFIG_FILE, dataclasses.asdict(config))
 
     distributed.main_first(write_run)

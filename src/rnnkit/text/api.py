@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,15 +80,10 @@ def train(config: LMConfig, out: str | Path, *, resume: bool = False, overwrite:
             corpus = textdata.open_prepared(out, vocab)
             check_corpus_fits(corpus, config)
         else:
-            tmp = rundir.staging(out)
-            try:
+            with rundir.preparing(out) as tmp:
                 corpus = textdata.prepare(config.data, tmp)
                 corpus = textdata.keep_fraction(corpus, tmp, config.train.data_fraction, config.train.seed)
                 check_corpus_fits(corpus, config)
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
-            rundir.commit(tmp, out)
             corpus = textdata.open_prepared(out, corpus.vocab)
         write_json(out / rundir.CONFIG_FILE, dataclasses.asdict(config))
         return corpus

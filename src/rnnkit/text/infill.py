@@ -79,13 +79,7 @@ class InfillModel(nn.Module):
         after = torch.cat([b[:, 1:], none], 1)  # the backward state just after t
         return self.head(self._dropout(torch.cat([before, after], -1)))
 
-    def _dropout(self, x: torch.Tensor) -> torch.Tensor:
-        if not (self.training and self.cfg.dropout > 0):
-            return x
-        if not self.cfg.locked_dropout:
-            return self.drop(x)
-        keep = 1 - self.cfg.dropout
-        return x * (x.new_empty(x.size(0), 1, x.size(2)).bernoulli_(keep) / keep)
+    _dropout = RNNLanguageModel._dropout  # the same dropout (plain or locked), on the same config fields
 
 
 def _stack(cfg: RNNConfig, input_size: int) -> nn.Module:

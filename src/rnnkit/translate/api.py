@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,8 +117,7 @@ def train(config: TranslateConfig, out: str | Path, *, resume: bool = False, ove
 def _prepare(config: TranslateConfig, out: Path):
     """A new run: read and split the pairs, fit the tokenizers, write them to ``out``;
     returns ``(splits, codec, split summary, encoded training pairs)``."""
-    tmp = rundir.staging(out)
-    try:
+    with rundir.preparing(out) as tmp:
         every = pairs_mod.read_pairs(config.data)
         splits = pairs_mod.split_pairs(every, config.data.val_fraction, config.data.test_fraction, config.train.seed)
         whole_train = len(splits["train"])  # --data-fraction: a seeded share of the training pairs only
@@ -136,10 +134,6 @@ def _prepare(config: TranslateConfig, out: Path):
         write_json(tmp / CODEC_FILE, codec_meta)
         for name, blob in codec_tensors.items():  # SentencePiece models, readable by spm tools
             (tmp / f"{name.split('/')[1]}.model").write_bytes(blob.numpy().tobytes())
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    rundir.commit(tmp, out)
     return splits, codec, split, train_pairs
 
 
