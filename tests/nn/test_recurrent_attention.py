@@ -66,6 +66,11 @@ def test_step_equals_a_one_step_call_of_the_fused_layer(cell):
             assert a.shape == b.shape == (2, 3, 7)
             torch.testing.assert_close(a, b)
         state, x = ref_state, torch.randn(3, 5)
+    ref_out, ref_state = rnn(x[:, None])  # no state: both start from zeros
+    out, state_mine = step(rnn, cell, x, None)
+    torch.testing.assert_close(out, ref_out[:, 0])
+    for a, b in zip(states_of(state_mine), states_of(ref_state)):
+        torch.testing.assert_close(a, b)
 
 
 def test_reorder_selects_batch_rows():

@@ -85,11 +85,12 @@ def test_bad_sample_options(kw, match):
         SampleConfig(**kw)
 
 
-@pytest.mark.parametrize("impl", ["fused", "explicit"])
-def test_one_step_lstm_calls_match_one_call_over_the_sequence(impl):
+@pytest.mark.parametrize("impl, one_hot", [("fused", False), ("explicit", False), ("fused", True)])
+def test_one_step_lstm_calls_match_one_call_over_the_sequence(impl, one_hot):
     """Generation's one-step path (PyTorch's cell op on the CPU) gives the layer's own numbers."""
     torch.manual_seed(0)
-    model = RNNLanguageModel(RNNConfig(cell="lstm", layers=2, hidden_size=24, embedding_size=8, impl=impl), 11).eval()
+    cfg = RNNConfig(cell="lstm", layers=2, hidden_size=24, embedding_size=8, impl=impl, one_hot=one_hot)
+    model = RNNLanguageModel(cfg, 11).eval()
     tokens = torch.randint(0, 11, (3, 12))
     with torch.no_grad():
         whole, (h, c) = model(tokens)

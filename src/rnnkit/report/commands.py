@@ -20,11 +20,14 @@ def add_parsers(sub) -> dict:
     """Add ``report`` and ``gradient-flow`` to the CLI's subparsers; returns ``{verb: command}``."""
     from ..text.textdata import DataConfig
 
-    r = sub.add_parser("report", help="write one self-contained HTML page about a run (any task)",
-                       description="Configuration, data split, loss curves against steps and wall time, learning rate, "
-                                   "gradient norms, the task's own view (samples, translations, forecast, confusion "
-                                   "matrix) and the test metrics, on one HTML page with its images embedded.")
-    r.add_argument("run", type=Path, help="run directory")
+    r = sub.add_parser("report", help="write one self-contained HTML page about a run (any task) or a tune folder",
+                       description="Of a run: configuration, data split, loss curves against steps and wall time, "
+                                   "learning rate, gradient norms, the bias/variance diagnosis, the task's own view "
+                                   "(samples, translations, forecast, confusion matrix) and the test metrics. Of a "
+                                   "folder written by rnnkit tune: the study's set-up, the best trial, importances, "
+                                   "every trial's validation curve, Optuna's plots and the trials. One HTML page with "
+                                   "its images embedded.")
+    r.add_argument("run", type=Path, help="run directory, or the --out of rnnkit tune")
     r.add_argument("--out", type=Path, default=None, help="HTML file to write (default: RUN/report.html)")
     r.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
     r.add_argument("--reference", type=float, default=None,
@@ -56,6 +59,16 @@ def add_parsers(sub) -> dict:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
+    from ..tune.api import is_tune_folder
+
+    if is_tune_folder(args.run):
+        if args.reference is not None:
+            raise RnnkitError("--reference is for a run's diagnosis; a tune folder's report has none "
+                              "(report the best trial's run for one)")
+        from .tune_report import write_tune_report
+
+        print(f"report written to {write_tune_report(args.run, args.out)}")
+        return
     check_writable(args.out or args.run / run_report.REPORT_FILE)  # before any measuring
     diagnosis = _diagnosis(args.run, args.reference, args.device) if args.diagnosis else None
     out = run_report.write_report(args.run, args.out, diagnosis=diagnosis, device=args.device)

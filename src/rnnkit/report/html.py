@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import base64
 from html import escape
+from pathlib import Path
+from typing import Callable
+
+from ..core.errors import RnnkitError
+from ..core.fileio import atomic_write_bytes, check_writable
 
 from .sections import Section
 
@@ -50,3 +55,15 @@ def _section(anchor: str, s: Section) -> str:
                      f"<figcaption>{escape(im.alt)}</figcaption></figure>")
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def write_page(path: Path, build: Callable[[], str]) -> Path:
+    """Check that ``path`` can be written, then build the page (which may take a while) and write
+    it atomically; returns ``path``."""
+    check_writable(path)  # before the building, not after
+    page = build()
+    try:
+        atomic_write_bytes(path, page.encode("utf-8"))
+    except OSError as e:
+        raise RnnkitError(f"cannot write the report to {path} ({e.strerror or e}); pass another --out")
+    return path

@@ -14,7 +14,7 @@ from pathlib import Path
 from .. import tasks
 from ..core import rundir
 from ..core.errors import RnnkitError
-from ..core.fileio import atomic_write_bytes, check_writable, read_json
+from ..core.fileio import read_json
 from . import html, plots
 from .sections import Section, number
 
@@ -100,11 +100,5 @@ def write_report(run: str | Path, out: str | Path | None = None, diagnosis: dict
                  device: str = "cpu") -> Path:
     """Write the report of ``run`` to ``out`` (default ``RUN/report.html``) atomically; returns the path."""
     out = Path(out) if out is not None else Path(run) / REPORT_FILE
-    check_writable(out)  # before the evaluation, not after
-    page = build_report(run, diagnosis, device)
-    try:
-        atomic_write_bytes(out, page.encode("utf-8"))
-    except OSError as e:
-        raise RnnkitError(f"cannot write the report to {out} ({e.strerror or e}); pass another --out")
-    return out
+    return html.write_page(out, lambda: build_report(run, diagnosis, device))
 

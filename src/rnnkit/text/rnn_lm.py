@@ -18,7 +18,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..nn.cells import ExplicitRecurrent, State, layer_weights
+from ..nn import recurrent
+from ..nn.cells import ExplicitRecurrent, State
 from ..core.config import check_choices, option, require
 
 FUSED = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -74,9 +75,19 @@ class RNNLanguageModel(nn.Module):
         self.head = nn.Linear(cfg.hidden_size, vocab_size)
         if cfg.tie_weights:
             self.head.weight = self.embed.weight  # Press & Wolf 2017, "Using the output embedding"
+        self.stepwise = cfg.cell == "lstm"  # one-token calls step the LSTM's cells (see forward)
 
     def forward(self, tokens: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         assert tokens.dim() == 2, f"tokens must be (B, T), got {tuple(tokens.shape)}"
+        if self.stepwise and tokens.size(1) == 1 and not self.training and tokens.device.type == "cpu":
+            # Generation: oneDNN's fused LSTM costs ~3 ms per one-step call on a CPU, PyTorch's
+            # single-step cell op ~0.3 ms (same weights, same numbers). This path is called once
+            # per generated token, so it skips everything the step does not need.
+            ids = tokens[:, 0]
+            x = (F.embedding(ids, self.embed.weight) if self.embed is not None
+                 else F.one_hot(ids, self.vocab_size).to(self.head.weight.dtype))  # (B, E)
+            out, state = recurrent.step(self.rnn, "lstm", x, state)
+            return F.linear(out, self.head.weight, self.head.bias)[:, None], state  # (B, 1, V)
         blanks = self.training and bool((tokens < 0).any())  # data noising's blanks (noising.py)
         ids = tokens.clamp(min=0) if blanks else tokens
         if self.embed is None:
@@ -85,12 +96,7 @@ class RNNLanguageModel(nn.Module):
             x = self._dropout(F.embedding(ids, self.embed.weight))  # (B, T, E)
         if blanks:  # a blank's input vector is zeros
             x = x * (tokens >= 0).unsqueeze(-1).to(x.dtype)
-        if not self.training and tokens.size(1) == 1 and self.cfg.cell == "lstm" and x.device.type == "cpu":
-            # Generation: oneDNN's fused LSTM costs ~3 ms per one-step call on a CPU, PyTorch's
-            # single-step cell op ~0.3 ms (same weights, same numbers); the output layer is called directly.
-            out, state = _lstm_step(layer_weights(self.rnn, self.cfg.layers), x[:, 0], state, self.cfg.hidden_size)
-            return F.linear(out, self.head.weight, self.head.bias), state
-        elif self.training and self.cfg.weight_drop > 0:
+        if self.training and self.cfg.weight_drop > 0:
             # One dropout mask on W_hh per batch, shared by all time steps (DropConnect).
             params = {n: F.dropout(p, self.cfg.weight_drop) if n.startswith("weight_hh") else p
                       for n, p in self.rnn.named_parameters()}
@@ -107,20 +113,6 @@ class RNNLanguageModel(nn.Module):
         keep = 1 - self.cfg.dropout
         mask = x.new_empty(x.size(0), 1, x.size(2)).bernoulli_(keep) / keep  # (B, 1, D): same for every t
         return x * mask
-
-
-def _lstm_step(weights: list[list[torch.Tensor]], x: torch.Tensor, state: State | None, hidden_size: int):
-    """One time step of the stacked LSTM, ``x (B, I)`` -> ``(outputs (B, 1, H), state)``."""
-    if state is None:
-        zeros = x.new_zeros(len(weights), x.size(0), hidden_size)
-        state = (zeros, zeros)
-    hs, cs = [], []
-    for k, w in enumerate(weights):
-        h, c = torch.lstm_cell(x, (state[0][k], state[1][k]), *w)
-        hs.append(h)
-        cs.append(c)
-        x = h
-    return x[:, None], (torch.stack(hs), torch.stack(cs))
 
 
 def detach_state(state: State | None) -> State | None:

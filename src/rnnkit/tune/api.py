@@ -174,12 +174,21 @@ def write_results(out: Path, study: optuna.Study, setup: Setup) -> TuneSummary:
                        best.value if best else None, results.objective_name(setup), files)
 
 
-def show(out: Path) -> str:
-    """The study of a tune folder as text: trials, the best one, importances."""
-    if not (Path(out) / STUDY_FILE).is_file():
+def is_tune_folder(out: Path) -> bool:
+    return (Path(out) / STUDY_FILE).is_file()
+
+
+def open_study(out: Path) -> tuple[optuna.Study, Setup]:
+    """The study of a tune folder and its set-up (read-only use: showing, reporting)."""
+    if not is_tune_folder(out):
         raise RnnkitError(f"{out} holds no study ({STUDY_FILE} missing); pass the --out of rnnkit tune")
     study, setup, _ = _open(Path(out))
-    return results.describe(study, setup)
+    return study, setup
+
+
+def show(out: Path) -> str:
+    """The study of a tune folder as text: trials, the best one, importances."""
+    return results.describe(*open_study(out))
 
 
 def join(storage: str, study_name: str, out: Path, threads: int | None = None, worker: int = 0,

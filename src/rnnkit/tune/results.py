@@ -14,7 +14,7 @@ import math
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -117,8 +117,9 @@ def objective_name(setup: Setup) -> str:
     return "best validation loss" if setup.metric == "val_loss" else f"validation {setup.metric}"
 
 
-def write_plots(folder: Path, study: optuna.Study) -> list[Path]:
-    """Optuna's matplotlib plots of the study; those that need more finished trials are left out."""
+def figures(study: optuna.Study) -> Iterator[tuple[str, Any]]:
+    """``(file name, matplotlib figure)`` of each of Optuna's plots that the study has enough
+    finished trials for (the caller saves or embeds, then closes, each figure)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -126,14 +127,14 @@ def write_plots(folder: Path, study: optuna.Study) -> list[Path]:
     from optuna.visualization import matplotlib as vis
 
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    written = []
     for name, fn in PLOTS.items():
         if len(complete) < (2 if name != "history.png" else 1):
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            try:
-                ax = getattr(vis, fn)(study)
+            try:  # the importances plot with importances()'s seeded evaluator, so both give the same numbers
+                kw = {"evaluator": _fanova()} if name == "importances.png" else {}
+                ax = getattr(vis, fn)(study, **kw)
             except (ValueError, RuntimeError):  # e.g. importances when no parameter varied
                 continue
         fig = np.atleast_1d(ax).flat[0].figure
@@ -141,9 +142,20 @@ def write_plots(folder: Path, study: optuna.Study) -> list[Path]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tight_layout warns about the colour bar of parallel coordinates
             fig.tight_layout()
+        yield name, fig
+
+
+def write_plots(folder: Path, study: optuna.Study) -> list[Path]:
+    """Optuna's matplotlib plots of the study as PNG files; those that need more finished trials are left out."""
+    written = []
+    for name, fig in figures(study):
         save_figure(fig, folder / name)
         written.append(folder / name)
     return written
+
+
+def _fanova() -> optuna.importance.FanovaImportanceEvaluator:
+    return optuna.importance.FanovaImportanceEvaluator(seed=0)  # seeded: the same importances every time
 
 
 def importances(study: optuna.Study) -> dict[str, float] | None:
@@ -153,7 +165,7 @@ def importances(study: optuna.Study) -> dict[str, float] | None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            return optuna.importance.get_param_importances(study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))
+            return optuna.importance.get_param_importances(study, evaluator=_fanova())
         except (ValueError, RuntimeError):
             return None
 
