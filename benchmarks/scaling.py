@@ -5,7 +5,8 @@
 * speed: training tokens per second of 1 process with 1 thread against 2 gloo processes with
   1 thread each (``torchrun --nproc-per-node 2 -m rnnkit train``), the same effective batch
   (``--batch-size`` is global), a step budget; measured from the runs' metrics logs after the
-  first logged window (warm-up), alternating the two to spread machine noise;
+  first logged window (warm-up), alternating the settings to spread machine noise; beside them
+  the ceiling: two independent processes with half the batch each, at once, no communication;
 * loss: the validation loss reached by 1 and 2 processes after ``--loss-steps`` steps with the
   same effective batch and seed (the ranks draw their own dropout masks, so the runs agree
   within noise, not bit for bit);
@@ -67,18 +68,34 @@ def steady_tps(rows: list[dict]) -> float:
     return statistics.median(tps)
 
 
+def pair_tps(out: Path, data: str, steps: int) -> float:
+    """Two single processes at once, each with half the batch and no communication: the most
+    that two data-parallel processes could reach on this machine (the sum of their tokens/s)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen(train_command(1, out / f"pair-{i}", data, steps, ["--batch-size", "16", "--seed", str(i)]),
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    for p in procs:
+        if p.wait() != 0:
+            sys.exit(f"a process of the pair failed:\n{p.stderr.read()[-3000:]}")
+    return sum(steady_tps([json.loads(line) for line in (out / f"pair-{i}" / "metrics.jsonl").read_text().splitlines()])
+               for i in range(2))
+
+
 def part_speed(args, out: Path) -> None:
-    results: dict[int, list[float]] = {1: [], 2: []}
+    results: dict[str, list[float]] = {"1": [], "2": [], "pair": []}
     for rep in range(args.repeats):
-        for procs in (1, 2) if rep % 2 == 0 else (2, 1):
-            results[procs].append(steady_tps(run(procs, out / f"speed-{procs}", args.data, args.steps)))
-    one, two = statistics.median(results[1]), statistics.median(results[2])
+        for procs in ("1", "2", "pair") if rep % 2 == 0 else ("pair", "2", "1"):
+            results[procs].append(pair_tps(out, args.data, args.steps) if procs == "pair" else
+                                  steady_tps(run(int(procs), out / f"speed-{procs}", args.data, args.steps)))
+    one = statistics.median(results["1"])
     model = f"flags {' '.join(FLAGS)}" if FLAGS else "default language model"
     print(f"\n### Throughput: {model}, {args.steps} steps, effective batch 32, {os.cpu_count()} CPU cores\n")
     print("| processes x threads | tokens/s (median of repeats) | each repeat | speed-up |\n|---|---:|---|---:|")
-    for procs, value in ((1, one), (2, two)):
-        each = ", ".join(f"{v:,.0f}" for v in results[procs])
-        print(f"| {procs} x 1 | {value:,.0f} | {each} | {value / one:.2f}x |")
+    names = {"1": "1 x 1", "2": "2 x 1 (torchrun, DDP over gloo)",
+             "pair": "2 separate x 1, batch 16 each, no communication (the ceiling)"}
+    for key, values in results.items():
+        value = statistics.median(values)
+        print(f"| {names[key]} | {value:,.0f} | {', '.join(f'{v:,.0f}' for v in values)} | {value / one:.2f}x |")
 
 
 def part_loss(args, out: Path) -> None:

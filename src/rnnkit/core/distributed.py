@@ -257,8 +257,7 @@ def wrap(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     if not active():
         return model
     # The gradients live in DDP's all-reduce buckets (views) instead of being copied in and out
-    # of them at every step: less memory, and on a CPU with one thread per process 10-15% more
-    # tokens per second for the default language model (benchmarks/scaling.py).
+    # of them at every step: less memory and one copy fewer per step.
     return DataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
                         gradient_as_bucket_view=True)
 
