@@ -4,8 +4,11 @@ import csv
 import math
 import itertools
 import json
+import tempfile
 import tomllib
+from pathlib import Path
 
+import optuna
 import pytest
 from optuna.trial import TrialState
 
@@ -49,20 +52,22 @@ def test_grid_enumerates_the_product_then_a_hand_trial_runs_next(tmp_path):
     last_val = [json.loads(l) for l in (tmp_path / "again" / "metrics.jsonl").read_text().splitlines()][-1]
     assert last_val["best_val"] == pytest.approx(best.value, rel=1e-6)
 
-    # a hand-chosen trial on the finished study runs next, is recorded as hand-chosen, then the sampler goes on
+    # a hand-chosen trial on the finished study runs next and is trained although its values were
+    # tried before; then the sampler has nothing new to try in this 4-point space, so the study stops
     p = ok(cli("tune", "--out", out, "--try", "rnn.cell=gru train.lr=0.003", "--sampler", "random", "--trials", "5"))
+    assert "stopped early: every one of the 4 points of the space has been trained" in p.stdout
     study = load(out)
-    assert len(study.trials) == 6
-    hand, after = study.trials[4], study.trials[5]
+    assert len(study.trials) == 5
+    hand = study.trials[4]
     assert hand.params == {"rnn.cell": "gru", "train.lr": 0.003} and hand.user_attrs["hand_chosen"] is True
-    assert "hand_chosen" not in after.user_attrs and after.datetime_start >= hand.datetime_complete
-    assert [r["chosen_by"] for r in read_csv(out / "trials.csv")][4:] == ["hand", "sampler"]
+    assert "repeat_of" not in hand.user_attrs and (out / "trials" / "004" / "config.json").is_file()
+    assert [r["chosen_by"] for r in read_csv(out / "trials.csv")][4:] == ["hand"]
     same = next(t for t in study.trials[:4] if t.params == hand.params)  # a trial is deterministic
     assert hand.value == pytest.approx(same.value, rel=1e-6)
 
     s = ok(cli("tune", "--out", out, "--show"))
     assert f"best: trial {best.number}" in s.stdout and "importances (fANOVA): " in s.stdout
-    assert "hand" in s.stdout and "6 complete; target 6" in s.stdout
+    assert "hand" in s.stdout and "5 complete; target 6" in s.stdout
 
 
 def test_pruned_trials_are_recorded_as_pruned(tmp_path):
@@ -184,3 +189,55 @@ def test_help_lists_the_verbs_and_their_options():
     w = ok(cli("tune-worker", "--help")).stdout
     for flag in ("--storage", "--study", "--out", "--threads", "--quiet"):
         assert flag in w, flag
+
+
+def test_a_sampler_repeat_takes_the_earlier_result_without_training(tmp_path):
+    """Random search on a 3-point space proposes values already trained; those trials reuse the
+    earlier result, train nothing and do not count, and the study ends when every point is trained."""
+    base, space = write_study_files(tmp_path, space='[space]\n"rnn.hidden_size" = { choices = [8, 12, 16] }\n')
+    out = tmp_path / "study"
+    p = ok(cli("tune", "--config", base, "--space", space, "--sampler", "random", "--trials", "5", "--out", out))
+    study = load(out)
+    repeats = [t for t in study.trials if "repeat_of" in t.user_attrs]
+    trained = [t for t in study.trials if "repeat_of" not in t.user_attrs]
+    assert repeats, "this seed's proposals repeat a point (the premise of the test)"
+    assert sorted(t.params["rnn.hidden_size"] for t in trained) == [8, 12, 16]  # each point trained once
+    for t in repeats:
+        earlier = study.trials[t.user_attrs["repeat_of"]]
+        assert earlier.params == t.params and earlier.number < t.number and t.value == earlier.value
+        assert not (out / "trials" / f"{t.number:03d}").exists()  # nothing trained
+    assert f"{len(trained)} complete" in p.stdout and f"{len(repeats)} repeat" in p.stdout
+    assert "stopped early: every one of the 3 points of the space has been trained" in p.stdout
+    rows = read_csv(out / "trials.csv")
+    assert {r["chosen_by"] for r in rows if r["number"] in {str(t.number) for t in repeats}} == {
+        f"repeat of {t.user_attrs['repeat_of']}" for t in repeats}
+
+
+def test_repeat_of_and_search_over_on_a_recorded_study():
+    """A repeat of a pruned trial is found as such (the objective then prunes it without training);
+    trials that are themselves repeats are never the original; 50 repeats in a row end the search."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+    from optuna.trial import TrialState, create_trial
+
+    from rnnkit import tasks
+    from rnnkit.tune.space import load_space
+    from rnnkit.tune.study import MAX_REPEATS, repeat_of, search_over
+
+    dist = {"train.lr": FloatDistribution(1e-3, 1e-1, log=True), "rnn.cell": CategoricalDistribution(["lstm", "gru"])}
+    study = optuna.create_study()
+    a, b = {"train.lr": 0.01, "rnn.cell": "lstm"}, {"train.lr": 0.02, "rnn.cell": "gru"}
+    study.add_trial(create_trial(params=a, distributions=dist, value=1.0))
+    study.add_trial(create_trial(params=b, distributions=dist, state=TrialState.PRUNED, intermediate_values={4: 2.0}))
+    assert repeat_of(study, 5, a).number == 0 and repeat_of(study, 5, b).state == TrialState.PRUNED
+    assert repeat_of(study, 0, a) is None and repeat_of(study, 5, {"train.lr": 0.03, "rnn.cell": "lstm"}) is None
+    space_file = Path(tempfile.mkdtemp()) / "space.toml"
+    space_file.write_text('[space]\n"train.lr" = { low = 1e-3, high = 1e-1, log = true }\n'
+                          '"rnn.cell" = { choices = ["lstm", "gru"] }\n')
+    space = load_space(space_file, tasks.TASKS["lm"])
+    assert search_over(study, space) == ""  # a continuous range never runs out of points
+    for _ in range(MAX_REPEATS - 1):
+        study.add_trial(create_trial(params=a, distributions=dist, value=1.0, user_attrs={"repeat_of": 0}))
+    assert search_over(study, space) == ""
+    study.add_trial(create_trial(params=a, distributions=dist, value=1.0, user_attrs={"repeat_of": 0}))
+    assert "50 times in a row" in search_over(study, space)
+    assert repeat_of(study, 10**6, a).number == 0  # the original, not one of its repeats

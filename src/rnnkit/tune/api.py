@@ -27,8 +27,8 @@ from ..core.errors import RnnkitError
 from ..core.fileio import read_json, write_json
 from . import results, workers
 from .space import load_space, parse_try
-from .study import (DEFAULT_TRIALS, SamplerConfig, Setup, VAL_LOSS, check_metric, read_setup, run_trials,
-                    write_setup)
+from .study import (DEFAULT_TRIALS, SamplerConfig, Setup, VAL_LOSS, check_metric, counted, read_setup, run_trials,
+                    search_over, write_setup)
 
 STUDY_FILE = "study.json"
 
@@ -44,6 +44,7 @@ class TuneSummary:
     best_value: float | None
     objective: str
     files: list[Path]  # trials.csv, best.toml, plots
+    stopped: str = ""  # why the study ended short of its target (every point trained, converged), or ""
 
 
 def _storage_url(out: Path, ref: dict) -> str:
@@ -170,8 +171,9 @@ def write_results(out: Path, study: optuna.Study, setup: Setup) -> TuneSummary:
         files.append(out / "best.toml")
     files += results.write_plots(out / "plots", study)
     counts = results.state_counts(study)
+    stopped = search_over(study, setup.parsed_space()) if counted(study) < setup.target else ""
     return TuneSummary(out, study.study_name, setup.task, counts, setup.target, best.number if best else None,
-                       best.value if best else None, results.objective_name(setup), files)
+                       best.value if best else None, results.objective_name(setup), files, stopped)
 
 
 def is_tune_folder(out: Path) -> bool:
@@ -193,9 +195,10 @@ def show(out: Path) -> str:
 
 def join(storage: str, study_name: str, out: Path, threads: int | None = None, worker: int = 0,
          on_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
-         parent: int | None = None) -> None:
+         parent: int | None = None) -> str | None:
     """Run trials of a shared study (``rnnkit tune-worker``) until it reaches its target (or until
-    ``parent``, the process id of the ``rnnkit tune`` that started this worker, is gone)."""
+    ``parent``, the process id of the ``rnnkit tune`` that started this worker, is gone); returns
+    why the study stopped short of its target, or None."""
     import torch
 
     if workers.is_sqlite(storage):
@@ -209,4 +212,4 @@ def join(storage: str, study_name: str, out: Path, threads: int | None = None, w
     if threads:
         torch.set_num_threads(threads)
     Path(out).mkdir(parents=True, exist_ok=True)
-    run_trials(study, Path(out), worker=worker, on_trial=on_trial, keep_going=workers.checker(parent))
+    return run_trials(study, Path(out), worker=worker, on_trial=on_trial, keep_going=workers.checker(parent))

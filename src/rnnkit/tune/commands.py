@@ -79,6 +79,8 @@ def cmd_tune(args: argparse.Namespace) -> None:
                  storage=args.storage, study_name=args.study, tries=args.tries)
     counts = ", ".join(f"{n} {state}" for state, n in s.counts.items())
     print(f"study {s.study}: {counts} (target {s.target})")
+    if s.stopped:
+        print(f"stopped early: {s.stopped}")
     if s.best_number is not None:
         print(f"best: trial {s.best_number}, {s.objective} {s.best_value:.6g}; its run: "
               f"{s.out / 'trials' / f'{s.best_number:03d}'}")
@@ -96,7 +98,8 @@ def cmd_tune_worker(args: argparse.Namespace) -> None:
             r = row(t, list(t.params))
             print(f"trial {r['number']} {r['state']}: value {r['value']}  {t.params}", flush=True)
 
-    api.join(args.storage, args.study, args.out, args.threads, args.worker_index, on_trial=line, parent=args.parent)
+    stopped = api.join(args.storage, args.study, args.out, args.threads, args.worker_index, on_trial=line,
+                       parent=args.parent)
     if not args.quiet:
-        print(f"study {args.study}: reached its target; this worker's runs are in {args.out / 'trials'}",
+        print(f"study {args.study}: {'stopped early: ' + stopped if stopped else 'reached its target'}; this worker's runs are in {args.out / 'trials'}",
               file=sys.stderr)

@@ -39,6 +39,8 @@ def how_chosen(t: FrozenTrial) -> str:
     """hand (``--try``), retry (of a trial whose worker died) or the sampler."""
     if "surplus" in t.user_attrs:
         return "surplus"
+    if "repeat_of" in t.user_attrs:
+        return f"repeat of {t.user_attrs['repeat_of']}"
     if "failed_trial" in t.system_attrs:
         return f"retry of {t.system_attrs['failed_trial']}"
     return "hand" if t.user_attrs.get("hand_chosen") else "sampler"
@@ -61,9 +63,11 @@ def rows(study: optuna.Study, setup: Setup) -> list[dict[str, Any]]:
 
 
 def state_counts(study: optuna.Study) -> dict[str, int]:
-    """Trials by state; surplus trials (stood down without training, see ``study.surplus``) apart."""
-    names = ["surplus" if "surplus" in t.user_attrs else t.state.name.lower() for t in study.get_trials(deepcopy=False)]
-    return {n: names.count(n) for n in [*(s.name.lower() for s in TrialState), "surplus"] if names.count(n)}
+    """Trials by state; surplus trials (stood down without training, see ``study.surplus``) and
+    repeats (a sampler's values tried before, see ``study.repeat_of``) apart."""
+    names = ["surplus" if "surplus" in t.user_attrs else "repeat" if "repeat_of" in t.user_attrs
+             else t.state.name.lower() for t in study.get_trials(deepcopy=False)]
+    return {n: names.count(n) for n in [*(s.name.lower() for s in TrialState), "surplus", "repeat"] if names.count(n)}
 
 
 def best_trial(study: optuna.Study) -> FrozenTrial | None:

@@ -169,6 +169,12 @@ def objective(setup: Setup, out: Path) -> Callable[[optuna.Trial], float]:
         if why:  # another worker got there first: this trial trains nothing and does not count
             trial.set_user_attr("surplus", why)
             raise Surplus(f"trial {trial.number}: {why}")
+        earlier = None if trial.user_attrs.get("hand_chosen") else repeat_of(trial.study, trial.number, trial.params)
+        if earlier is not None:  # the same values again: the earlier trial's result, without training
+            trial.set_user_attr("repeat_of", earlier.number)
+            if earlier.state == TrialState.PRUNED:
+                raise optuna.TrialPruned(f"the same values as trial {earlier.number}, which was pruned")
+            return earlier.value
         run_dir = trial_dir(out, trial.number)
         trial.set_user_attr("worker", worker_id())
         trial.set_user_attr("run_dir", str(run_dir))
@@ -195,6 +201,41 @@ def objective(setup: Setup, out: Path) -> Callable[[optuna.Trial], float]:
 
 
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+MAX_REPEATS = 50  # sampler proposals in a row that repeat earlier trials before the search is called converged
+
+
+def repeat_of(study: optuna.Study, number: int, params: dict[str, Any]) -> optuna.trial.FrozenTrial | None:
+    """The earlier trial that trained ``params`` (complete or pruned), or None.
+
+    Samplers may propose values already tried, often so on a space of choices (TPE and the
+    Gaussian process go back to what looked best; random search draws with replacement). A trial
+    with a fixed step budget and seed would only reproduce its result, so such a proposal takes
+    the earlier trial's result instead of training (KerasTuner's oracle does the same; Optuna's
+    FAQ suggests it) and does not count toward ``--trials``. Hand-chosen trials always train.
+    """
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
+        if t.number < number and t.params == params and "repeat_of" not in t.user_attrs:
+            return t
+    return None
+
+
+def search_over(study: optuna.Study, space: Space) -> str:
+    """Why the sampler should stop proposing, or "": every point of a finite space has been
+    trained, or the last ``MAX_REPEATS`` proposals all repeated earlier trials."""
+    trials = study.get_trials(deepcopy=False)
+    trained = {tuple(sorted(t.params.items())) for t in trials
+               if t.state in (TrialState.COMPLETE, TrialState.PRUNED) and "repeat_of" not in t.user_attrs}
+    try:
+        size = space.grid_size()
+    except RnnkitError:  # a continuous range: no end to the points
+        size = None
+    if size is not None and len(trained) >= size:
+        return f"every one of the {size} points of the space has been trained"
+    finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED) and "surplus" not in t.user_attrs]
+    last = finished[-MAX_REPEATS:]
+    if len(last) == MAX_REPEATS and all("repeat_of" in t.user_attrs for t in last):
+        return f"the sampler proposed only values already trained, {MAX_REPEATS} times in a row: the search has converged"
+    return ""
 
 
 class Surplus(RnnkitError):
@@ -204,7 +245,7 @@ class Surplus(RnnkitError):
 def _counts(t: optuna.trial.FrozenTrial) -> bool:
     """Does ``t`` use up the study's target: finished, running, or failed by an error of its own?
     (A trial failed because its worker died is retried, so it does not count; nor does a surplus one.)"""
-    if "surplus" in t.user_attrs:
+    if "surplus" in t.user_attrs or "repeat_of" in t.user_attrs:
         return False
     return t.state in COUNTED or (t.state == TrialState.FAIL and "error" in t.user_attrs)
 
@@ -239,8 +280,9 @@ def has_waiting(study: optuna.Study) -> bool:
 
 def run_trials(study: optuna.Study, out: Path, worker: int = 0,
                on_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
-               keep_going: Callable[[optuna.Study], bool] | None = None) -> None:
-    """Run trials of ``study`` in this process until it reaches its target (or its grid is done).
+               keep_going: Callable[[optuna.Study], bool] | None = None) -> str | None:
+    """Run trials of ``study`` in this process until it reaches its target (or its grid is done);
+    returns why it stopped short of the target (see :func:`search_over`), or None.
 
     Several processes may call this on one shared storage at once (``worker`` numbers them, so
     that their samplers are seeded apart); each re-reads the target and the trial counts before
@@ -250,7 +292,7 @@ def run_trials(study: optuna.Study, out: Path, worker: int = 0,
     sampler, made_for = None, None
     while True:
         if keep_going is not None and not keep_going(study):
-            return
+            return None
         setup = read_setup(study)
         if made_for != setup.sampler:  # the first trial, or another ``rnnkit tune`` call changed the sampler
             cfg = setup.sampler_config()
@@ -259,8 +301,11 @@ def run_trials(study: optuna.Study, out: Path, worker: int = 0,
             study.sampler, study.pruner, made_for = sampler, make_pruner(cfg.prune), setup.sampler
         waiting = has_waiting(study)
         if counted(study) >= setup.target and not waiting:
-            return
+            return None
         if isinstance(sampler, optuna.samplers.GridSampler) and sampler.is_exhausted(study) and not waiting:
-            return
+            return None
+        over = "" if waiting else search_over(study, setup.parsed_space())
+        if over:
+            return over
         study.optimize(objective(setup, out), n_trials=1, catch=(RnnkitError,),
                        callbacks=[on_trial] if on_trial else None)
