@@ -4,6 +4,7 @@ classification speed, and training throughput against a minimal hand-written loo
     python benchmarks/audio_fsdd.py --part test --max-time 240       # the standard split
     python benchmarks/audio_fsdd.py --part crossval --max-time 240   # 6 folds, one per speaker
     python benchmarks/audio_fsdd.py --part speed                     # clips/s: classify, train vs minimal loop
+    python benchmarks/audio_fsdd.py --part crossval --set augment.vtlp=0.1   # any option changed
 
 Needs ../shared/data/fsdd. Prints Markdown tables; runs go to --out.
 """
@@ -11,6 +12,7 @@ Needs ../shared/data/fsdd. Prints Markdown tables; runs go to --out.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -29,9 +31,20 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fsdd"
 BASE = {"data": {"data": str(DATA), "label_pattern": r"^(\d)_", "group_pattern": r"^\d_([a-z]+)_"}}
 
 
+SETTINGS: list[str] = []  # --set SECTION.FIELD=VALUE, applied to every configuration
+
+
 def config(max_time: float, **data) -> AudioConfig:
-    cfg = from_dict(AudioConfig, {"data": {**BASE["data"], **data}, "train": {"max_time": max_time}})
-    return cfg
+    tree = {"data": {**BASE["data"], **data}, "train": {"max_time": max_time}}
+    for item in SETTINGS:
+        key, _, value = item.partition("=")
+        section, _, field = key.partition(".")
+        try:
+            parsed = json.loads(value)  # numbers, true/false, lists
+        except ValueError:
+            parsed = value  # a plain string
+        tree.setdefault(section, {})[field] = parsed
+    return from_dict(AudioConfig, tree)
 
 
 def part_test(args) -> None:
@@ -126,7 +139,10 @@ def main() -> int:
     p.add_argument("--part", choices=["test", "crossval", "speed"], default="test")
     p.add_argument("--max-time", type=float, default=240.0, help="training seconds per model")
     p.add_argument("--out", type=Path, default=Path("runs/audio-fsdd"))
+    p.add_argument("--set", nargs="+", default=[], metavar="SECTION.FIELD=VALUE",
+                   help="change an option of every run, e.g. augment.vtlp=0.1 or model.hidden_size=64")
     args = p.parse_args()
+    SETTINGS.extend(args.set)
     if not DATA.is_dir():
         print(f"no data at {DATA}; this benchmark needs ../shared/data/fsdd", file=sys.stderr)
         return 2

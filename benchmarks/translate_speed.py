@@ -2,13 +2,14 @@
 
 Training: rnnkit's ``fit`` and the loop a careful user writes by hand (no logging, checks or
 checkpoints) run the same model on the same batches (same seed, optimizer, clipping, label
-smoothing) for the same steps, alternating to spread machine noise; the table gives target
-tokens per second after a warm-up and their ratio.
+smoothing, precision) for the same steps, alternating to spread machine noise; the table gives
+target tokens per second after a warm-up and their ratio, in fp32 and, where the CPU computes in
+bf16 natively (AVX512-BF16 or AMX, where rnnkit's ``--precision auto`` picks it), in bf16.
 
 Decoding: the whole test split of a trained run (``--run``, e.g. the quality benchmark's),
 translated in batches, greedily and with beam 5: sentences per second.
 
-    python benchmarks/translate_speed.py [--steps 60] [--run runs/translate-quality/default]
+    python benchmarks/translate_speed.py [--steps 60] [--run runs/translate-quality/default] [--precision fp32]
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import torch
 from torch.nn import functional as F
 
 from rnnkit import translate
-from rnnkit.core.trainer import fit
+from rnnkit.core.trainer import cpu_has_native_bf16, fit
 from rnnkit.translate import pairs as pairs_mod
 from rnnkit.translate.batching import PairBatches
 from rnnkit.translate.codec import Codec
@@ -65,9 +66,10 @@ def minimal_loop(cfg: TranslateConfig, codec, train, warmup: int) -> float:
     model.train()
     tokens, t0 = 0, None
     for step, b in enumerate(PairBatches(train, cfg.train.batch_size, cfg.train.seed).epoch(0), start=1):
-        logits = model(b.source, b.lengths, b.target_in)
-        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), b.target_out.reshape(-1), ignore_index=PAD,
-                               label_smoothing=cfg.train.label_smoothing)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.train.precision == "bf16"):
+            logits = model(b.source, b.lengths, b.target_in)
+            loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), b.target_out.reshape(-1),
+                                   ignore_index=PAD, label_smoothing=cfg.train.label_smoothing)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.clip_norm)
@@ -104,6 +106,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--run", type=Path, default=None, help="a trained translation run to time decoding on")
     ap.add_argument("--decode-batch", type=int, nargs="+", default=[128], help="sentences decoded side by side")
+    ap.add_argument("--precision", nargs="+", choices=["fp32", "bf16"], default=None,
+                    help="training precisions to time (default: fp32, and bf16 where the CPU has it natively)")
     args = ap.parse_args()
     if not DATA.exists():
         raise SystemExit(f"{DATA} is absent; this benchmark reads the shared data folder")
@@ -116,14 +120,17 @@ def main() -> None:
           f"pairs, vocabularies {len(codec.source_vocab):,} / {len(codec.target_vocab):,}")
     print("| model | minimal loop target tokens/s | rnnkit target tokens/s | rnnkit / minimal |")
     print("|---|---:|---:|---:|")
+    name = (f"{'bi' if m.bidirectional else ''}{m.cell.upper()}-{m.hidden_size} {m.attention} attention, "
+            f"embeddings {m.embedding_size}")
     with tempfile.TemporaryDirectory() as tmp:
-        mine, ref = [], []
-        for r in range(args.repeats):
-            ref.append(minimal_loop(cfg, codec, train, args.warmup))
-            mine.append(rnnkit_loop(cfg, codec, train, args.warmup, Path(tmp) / f"run{r}"))
-        name = (f"{'bi' if m.bidirectional else ''}{m.cell.upper()}-{m.hidden_size} {m.attention} attention, "
-                f"embeddings {m.embedding_size}")
-        print(f"| {name} | {max(ref):,.0f} | {max(mine):,.0f} | {max(mine) / max(ref):.3f} |", flush=True)
+        for precision in args.precision or (["fp32", "bf16"] if cpu_has_native_bf16() else ["fp32"]):
+            cfg.train.precision = precision  # both loops compute in it
+            mine, ref = [], []
+            for r in range(args.repeats):
+                ref.append(minimal_loop(cfg, codec, train, args.warmup))
+                mine.append(rnnkit_loop(cfg, codec, train, args.warmup, Path(tmp) / f"{precision}{r}"))
+            print(f"| {name}, {precision} | {max(ref):,.0f} | {max(mine):,.0f} | {max(mine) / max(ref):.3f} |",
+                  flush=True)
     if args.run is not None:
         decoding(args.run, args.decode_batch)
 

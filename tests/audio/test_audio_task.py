@@ -97,7 +97,9 @@ def test_augmentation_changes_training_input_only(tmp_path):
     assert masked.sum() < feats.sum()
     # evaluation never augments: the same clip classified twice gives the same probabilities
     root = tones_folder(tmp_path / "t", per_class=6)
-    api.train(cfg_for(root, steps=4), tmp_path / "run")
+    cfg = cfg_for(root, steps=4)
+    cfg.augment.vtlp = 0.1  # training warps each clip's frequency axis; evaluation must not
+    api.train(cfg, tmp_path / "run")
     clf = api.load(tmp_path / "run")
     f = sorted(root.glob("*.wav"))[:3]
     assert api.classify(clf, f) == api.classify(clf, f)
@@ -146,6 +148,7 @@ def test_classify_evaluate_and_refusals(run, trained_run):
     (lambda d: (tones_folder(d, per_class=4), sf.write(d / "low_z_9.wav", np.zeros(4000, np.float32), RATE)), [],
      "silent"),
     (lambda d: (tones_folder(d, per_class=4), sf.write(d / "low_z_9.wav", tone(300, 0.01), RATE)), [], "short"),
+    (lambda d: tones_folder(d, per_class=2), ["--label-pattern", r"^([a-z]+)_", "--vtlp", "0.6"], "vtlp"),
 ])
 def test_bad_input_is_one_clean_line(tmp_path, setup, flags, match):
     setup(tmp_path / "d")

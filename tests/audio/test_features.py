@@ -14,6 +14,7 @@ from rnnkit.audio.features import (
     hz_to_mel,
     mel_filterbank,
     mel_to_hz,
+    warp_frequencies,
 )
 from rnnkit.core.errors import RnnkitError
 
@@ -144,6 +145,25 @@ def test_tone_peaks_in_its_mel_band():
     assert band == int(fb[:, bin_1k].argmax())
     edges = mel_to_hz(np.linspace(0, hz_to_mel(4000.0), cfg.n_mels + 2))
     assert edges[band] < 1000 < edges[band + 2]  # the band's triangle spans 1 kHz
+
+
+def test_frequency_warp_moves_a_tone_and_keeps_the_band():
+    cfg = FeatureConfig()
+    x = tone(1000.0)[None]
+    spec = torch.stft(x, cfg.n_fft, cfg.hop_length, window=torch.hann_window(cfg.n_fft), return_complex=True)
+    power = (spec.abs() ** 2).expand(3, -1, -1).contiguous()  # (3, bins, T): the same clip three times
+    warped = warp_frequencies(power, torch.tensor([1.0, 0.9, 1.1]))
+    torch.testing.assert_close(warped[0], power[0])  # a factor of 1 is the identity
+    peaks = warped[:, :, 10:-10].mean(dim=-1).argmax(dim=-1)  # the 1 kHz tone sits at bin 32
+    assert peaks.tolist() == [32, round(32 * 0.9), round(32 * 1.1)]
+    top = power.shape[1] - 1  # the ends of the band stay in place, nothing is read past it
+    torch.testing.assert_close(warped[:, [0, top]], power[:, [0, top]])
+    assert torch.isfinite(warped).all() and (warped >= 0).all()
+    # through the front end: a warped clip differs, an unwarped one equals the plain features
+    feats, _ = LogMel(cfg)(x.expand(2, -1), torch.tensor([8000, 8000]), torch.tensor([1.0, 1.1]))
+    plain, _ = LogMel(cfg)(x, torch.tensor([8000]))
+    torch.testing.assert_close(feats[0], plain[0])
+    assert not torch.allclose(feats[1], plain[0], atol=1e-2)
 
 
 def test_silence_is_the_log_floor_and_float64_works():

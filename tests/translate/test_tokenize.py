@@ -144,4 +144,4 @@ def test_config_validation_names_the_flag(kwargs, flag):
 
 def test_config_defaults_are_valid():
     cfg = TokenizerConfig()
-    assert (cfg.tokens, cfg.vocab_size, cfg.min_freq, cfg.max_vocab) == ("sentencepiece", 8000, 2, 0)
+    assert (cfg.tokens, cfg.vocab_size, cfg.min_freq, cfg.max_vocab) == ("sentencepiece", 2000, 2, 0)

@@ -3,7 +3,9 @@
 On the wave (per clip, seeded): speed perturbation (resampling by 0.9-1.1, which changes
 duration and pitch together, as in Ko et al. 2015), a time shift (up to ``shift`` seconds of
 silence added in front or cut from the start), a random gain (up to ``gain_db`` dB either way)
-and Gaussian noise at a random signal-to-noise ratio. On the log-mel frames (per batch):
+and Gaussian noise at a random signal-to-noise ratio. On the power spectrum (per clip, with
+``vtlp``): a vocal tract length perturbation, each clip's frequency axis stretched by its own
+factor (:func:`rnnkit.audio.features.warp_frequencies`). On the log-mel frames (per batch):
 SpecAugment's time and frequency masks (Park et al. 2019), filled with the clip's mean.
 """
 
@@ -24,6 +26,8 @@ SPEEDS = ((20, 18), (20, 19), (1, 1), (20, 21), (20, 22))  # (orig, new) rates: 
 class AugmentConfig:
     augment: bool = option(True, "augment the training clips (speed, shift, gain, noise, SpecAugment masks)")
     speed: float = option(0.5, "probability of a speed perturbation (0.9-1.1)")
+    vtlp: float = option(0.0, "vocal tract length perturbation: stretch each clip's frequency axis by a factor "
+                         "drawn from [1 - v, 1 + v] (Jaitly & Hinton 2013; 0 = off)")
     shift: float = option(0.1, "largest time shift in seconds")
     gain_db: float = option(6.0, "largest gain change in dB, either way")
     noise_snr: float = option(20.0, "noise is added at a random signal-to-noise ratio between this and 50 dB")
@@ -34,6 +38,7 @@ class AugmentConfig:
 
     def __post_init__(self) -> None:
         require(0 <= self.speed <= 1, "speed", f"must be a probability in [0, 1], got {self.speed}")
+        require(0 <= self.vtlp < 0.5, "vtlp", f"must be in [0, 0.5), got {self.vtlp}")
         for name in ("shift", "gain_db", "time_masks", "freq_masks", "freq_mask_bands", "time_mask_fraction"):
             require(getattr(self, name) >= 0, name, f"must be 0 or more, got {getattr(self, name)}")
         require(self.time_mask_fraction < 1, "time_mask_fraction", f"must be below 1, got {self.time_mask_fraction}")

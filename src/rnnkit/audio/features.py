@@ -129,6 +129,30 @@ def frame_lengths(lengths: torch.Tensor, hop_length: int) -> torch.Tensor:
     return torch.div(lengths, hop_length, rounding_mode="floor") + 1
 
 
+def warp_frequencies(power: torch.Tensor, factors: torch.Tensor, boundary: float = 0.8) -> torch.Tensor:
+    """Vocal tract length perturbation (Jaitly & Hinton 2013): ``power (B, bins, T)`` with each
+    clip's frequency axis stretched by its factor ``alpha`` in ``factors (B,)``.
+
+    Output bin ``k`` takes the power at source bin ``k / alpha`` (linear interpolation) up to a
+    boundary (``boundary`` of the band, times ``alpha`` when ``alpha < 1``); above it the map is
+    linear up to the top bin, which stays in place, so no bin reads past the spectrum. A factor
+    of 1 returns the spectrum unchanged. ``alpha > 1`` moves formants up (a shorter vocal tract).
+    """
+    B, K, T = power.shape
+    top = K - 1
+    k = torch.arange(K, device=power.device, dtype=power.dtype)[None, :]  # (1, K)
+    alpha = factors[:, None]  # (B, 1)
+    edge = boundary * top * alpha.clamp(max=1.0)  # output bin where the map bends
+    low = k / alpha
+    high = edge / alpha + (k - edge) * (top - edge / alpha) / (top - edge)
+    src = torch.where(k <= edge, low, high).clamp(0, top)  # (B, K) source positions
+    lo = src.floor().long().clamp(max=top - 1)
+    frac = (src - lo).unsqueeze(-1)  # (B, K, 1)
+    below = power.gather(1, lo.unsqueeze(-1).expand(B, K, T))
+    above = power.gather(1, (lo + 1).unsqueeze(-1).expand(B, K, T))
+    return below + (above - below) * frac
+
+
 class LogMel(torch.nn.Module):
     """``(wave (B, N), lengths (B,)) -> (feats (B, T, F), frame_lengths (B,))``, ``T = N // hop + 1``.
 
@@ -146,7 +170,9 @@ class LogMel(torch.nn.Module):
         dct = dct_matrix(cfg.n_mels, cfg.n_mfcc).T.contiguous() if cfg.features == "mfcc" else None
         self.register_buffer("dct_t", dct, persistent=False)  # (n_mels, n_mfcc) or None
 
-    def forward(self, wave: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, wave: torch.Tensor, lengths: torch.Tensor,
+                warp: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``warp (B,)``: each clip's vocal tract length factor (:func:`warp_frequencies`; training only)."""
         if wave.dim() != 2 or lengths.shape != wave.shape[:1]:
             raise ValueError(
                 f"expected wave (B, N) and lengths (B,), got {tuple(wave.shape)} and {tuple(lengths.shape)}"
@@ -160,6 +186,8 @@ class LogMel(torch.nn.Module):
         spec = torch.stft(wave, self.cfg.n_fft, self.cfg.hop_length, window=self.window.to(wave.dtype),
                           center=True, pad_mode="constant", return_complex=True)  # (B, bins, T)
         power = spec.real.square() + spec.imag.square()
+        if warp is not None:
+            power = warp_frequencies(power, warp.to(device=power.device, dtype=power.dtype))
         feats = torch.log(power.transpose(1, 2) @ self.mel_t.to(wave.dtype) + LOG_FLOOR)  # (B, T, n_mels)
         if self.dct_t is not None:
             feats = feats @ self.dct_t.to(wave.dtype)  # (B, T, n_mfcc)

@@ -79,8 +79,9 @@ class Frontend(torch.nn.Module):
         self.register_buffer("mean", mean)
         self.register_buffer("std", std)
 
-    def forward(self, wave: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        feats, frames = self.logmel(wave, lengths)
+    def forward(self, wave: torch.Tensor, lengths: torch.Tensor,
+                warp: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        feats, frames = self.logmel(wave, lengths, warp)
         valid = (torch.arange(feats.size(1), device=feats.device)[None] < frames[:, None]).unsqueeze(-1)
         feats = ((feats - self.mean) / self.std) * valid
         if self.clip_mean:  # each clip's own per-band mean over its valid frames
@@ -136,13 +137,16 @@ class AudioTask:
             rng = np.random.default_rng([seed, b])  # each batch's augmentation fixed by (seed, epoch, batch)
             waves = [augment_wave(self.waves[i], self.cfg.features.sample_rate, aug, rng) if aug.augment
                      else self.waves[i] for i in idx]
-            yield waves, self.labels[idx], int(rng.integers(2 ** 31))
+            warp = None
+            if aug.augment and aug.vtlp:  # each clip's vocal tract length factor
+                warp = torch.from_numpy(rng.uniform(1 - aug.vtlp, 1 + aug.vtlp, len(idx))).float()
+            yield waves, self.labels[idx], int(rng.integers(2 ** 31)), warp
 
     def loss(self, batch: Any, carry: Any):
-        waves, labels, mask_seed = batch
+        waves, labels, mask_seed, warp = batch
         wave, lengths = pad(waves)
         with torch.no_grad():
-            feats, frames = self.frontend(to_device(wave, self.device), lengths.to(self.device))
+            feats, frames = self.frontend(to_device(wave, self.device), lengths.to(self.device), warp)
             if self.cfg.augment.augment:
                 feats = spec_augment(feats, frames, self.cfg.augment, torch.Generator().manual_seed(mask_seed))
         logits = self.model(feats, frames)

@@ -42,8 +42,9 @@ class Seq2SeqConfig:
                        ("rnn", "lstm", "gru"))
     layers: int = option(1, "recurrent layers in the encoder and in the decoder")
     hidden_size: int = option(512, "decoder units, and encoder units over both directions")
-    embedding_size: int = option(256, "size of the source and target token embeddings")
-    dropout: float = option(0.2, "dropout on embeddings, between layers and before the output layer")
+    embedding_size: int = option(384, "size of the source and target token embeddings")
+    dropout: float = option(0.0, "dropout on embeddings, between layers and before the output layer (0: a budget "
+                            "of a few epochs underfits; raise it, e.g. 0.2-0.3, for long training on small data)")
     bidirectional: bool = option(True, "read the source forward and backward (--no-bidirectional: forward only)")
     attention: str = option("luong", "none (the encoder's final state is the only context), bahdanau (additive) "
                             "or luong (multiplicative)", ("none", "bahdanau", "luong"))

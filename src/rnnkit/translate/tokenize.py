@@ -39,7 +39,7 @@ class TokenizerConfig:
         "or char",
         ("sentencepiece", "word", "char"),
     )
-    vocab_size: int = option(8000, "sentencepiece: subword vocabulary size per language")
+    vocab_size: int = option(2000, "sentencepiece: subword vocabulary size per language")
     min_freq: int = option(2, "keep tokens seen at least this often in the training split; rarer ones become <unk>")
     max_vocab: int = option(0, "keep at most this many of the most frequent tokens per language (0 = no limit)")
 
