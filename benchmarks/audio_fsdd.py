@@ -12,7 +12,6 @@ Needs ../shared/data/fsdd. Prints Markdown tables; runs go to --out.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -25,26 +24,18 @@ from rnnkit.audio import api
 from rnnkit.audio.task import AudioConfig, Frontend, fit_normalization, pad
 from rnnkit.audio.wav import list_wavs, read_wav
 from rnnkit.audio.model import CRNN
-from rnnkit.core.config import from_dict
+from rnnkit.core.config import from_dict, merge, settings
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fsdd"
 BASE = {"data": {"data": str(DATA), "label_pattern": r"^(\d)_", "group_pattern": r"^\d_([a-z]+)_"}}
 
 
-SETTINGS: list[str] = []  # --set SECTION.FIELD=VALUE, applied to every configuration
+OVERRIDES: dict = {}  # --set SECTION.FIELD=VALUE, applied to every configuration
 
 
 def config(max_time: float, **data) -> AudioConfig:
     tree = {"data": {**BASE["data"], **data}, "train": {"max_time": max_time}}
-    for item in SETTINGS:
-        key, _, value = item.partition("=")
-        section, _, field = key.partition(".")
-        try:
-            parsed = json.loads(value)  # numbers, true/false, lists
-        except ValueError:
-            parsed = value  # a plain string
-        tree.setdefault(section, {})[field] = parsed
-    return from_dict(AudioConfig, tree)
+    return from_dict(AudioConfig, merge(tree, OVERRIDES))
 
 
 def part_test(args) -> None:
@@ -142,7 +133,7 @@ def main() -> int:
     p.add_argument("--set", nargs="+", default=[], metavar="SECTION.FIELD=VALUE",
                    help="change an option of every run, e.g. augment.vtlp=0.1 or model.hidden_size=64")
     args = p.parse_args()
-    SETTINGS.extend(args.set)
+    OVERRIDES.update(settings(args.set))
     if not DATA.is_dir():
         print(f"no data at {DATA}; this benchmark needs ../shared/data/fsdd", file=sys.stderr)
         return 2

@@ -14,14 +14,13 @@ and the seconds each model took; writes every backtest under --out.
 from __future__ import annotations
 
 import argparse
-import ast
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-from rnnkit.core.config import from_dict, merge
+from rnnkit.core.config import from_dict, merge, settings
 from rnnkit.forecast import backtest as bt
 from rnnkit.forecast import baselines
 from rnnkit.forecast.series import read_series
@@ -49,15 +48,7 @@ def main() -> int:
         print(f"no data folder at {DATA}; this benchmark needs ../shared/data", file=sys.stderr)
         return 2
     torch.set_num_threads(2)
-    overrides: dict = {}
-    for item in args.set:
-        key, value = item.split("=", 1)
-        section, name = key.split(".")
-        try:
-            value = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            pass
-        overrides = merge(overrides, {section: {name: value}})
+    overrides = settings(args.set)
     rows = []
     for name in args.series:
         file, column, start, H, m, sf_season = SERIES[name]

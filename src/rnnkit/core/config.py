@@ -192,6 +192,29 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     return out
 
 
+def parse_scalar(text: str) -> Any:
+    """A value typed on a command line, read as TOML reads it (``2e-3``, ``768``, ``true``,
+    ``[1, 2]``); a bare word is a string (``gru``)."""
+    import tomllib
+
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def settings(items: list[str], where: str = "--set") -> dict[str, dict[str, Any]]:
+    """``["model.cell=lstm", "train.lr=2e-3"]`` -> ``{"model": {"cell": "lstm"}, "train": {"lr": 0.002}}``."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, eq, raw = item.partition("=")
+        section, dot, name = key.partition(".")
+        if not (eq and dot and section and name and raw):
+            raise RnnkitError(f"{where}: {item!r} is not SECTION.OPTION=VALUE; write e.g. {where} train.lr=2e-3")
+        out.setdefault(section, {})[name] = parse_scalar(raw)
+    return out
+
+
 def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """Recursively merge ``override`` into a copy of ``base``."""
     out = dict(base)

@@ -25,7 +25,7 @@ from typing import Any
 
 import optuna
 
-from ..core.config import _convert, _scalar_type, load_file
+from ..core.config import _convert, _scalar_type, load_file, parse_scalar
 from ..core.errors import RnnkitError
 from ..tasks import TaskSpec
 
@@ -245,16 +245,6 @@ def from_json(items: list[dict], spec: TaskSpec) -> Space:
     return from_table(table, spec)
 
 
-def _parse_scalar(text: str) -> Any:
-    """A ``--try`` value as TOML would read it (``2e-3``, ``768``, ``true``, ``gru``)."""
-    import tomllib
-
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text  # a bare word: a string
-
-
 def parse_try(text: str, space: Space) -> dict[str, Any]:
     """``"rnn.hidden_size=768 train.lr=2e-3"`` -> ``{key: value}`` checked against the space.
 
@@ -271,7 +261,7 @@ def parse_try(text: str, space: Space) -> dict[str, Any]:
             raise RnnkitError(f"--try: {key!r} is not an option of the study's space; use one of {', '.join(params)}")
         p = params[key]
         where = f"--try {key}"
-        value = _convert(_parse_scalar(raw), p.type, where)
+        value = _convert(parse_scalar(raw), p.type, where)
         if p.choices is not None and value not in p.choices:
             raise RnnkitError(f"{where}: {value!r} is not among the space's choices "
                               f"({', '.join(map(str, p.choices))}); Optuna cannot add a choice to a running study, "
