@@ -100,3 +100,84 @@ def test_one_step_lstm_calls_match_one_call_over_the_sequence(impl, one_hot):
             steps.append(logits)
     assert torch.allclose(torch.cat(steps, 1), whole, atol=1e-5)
     assert torch.allclose(state[0], h, atol=1e-5) and torch.allclose(state[1], c, atol=1e-5)
+
+
+def _trained_lm(cell: str, V: int = 12) -> RNNLanguageModel:
+    """A small model trained for a moment on a repeating pattern, so its distributions are peaked
+    as a trained model's are (random weights would flatter the int8 comparison)."""
+    torch.manual_seed(0)
+    model = RNNLanguageModel(RNNConfig(cell=cell, layers=2, hidden_size=64, embedding_size=16, dropout=0.0), V)
+    opt = torch.optim.Adam(model.parameters(), 1e-2)
+    seq = torch.tensor([(i * 5 + i // 7) % V for i in range(33)])[None].repeat(4, 1)
+    for _ in range(60):
+        logits, _ = model(seq[:, :-1])
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, V), seq[:, 1:].reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model.eval()
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_int8_steps_stay_close_to_fp32(cell):
+    """The int8 generation view: next-token distributions within a small KL of the fp32 model's,
+    and the fp32 model untouched (its own one-step calls still match its whole-sequence call)."""
+    from rnnkit.nn import quantized
+
+    if not quantized.available():
+        pytest.skip("this PyTorch build has no quantized engine")
+    model = _trained_lm(cell)
+    assert model.int8_steps() is model  # 2x64 units: too small to gain, stays fp32
+    view = model.int8_steps(min_weights=0)
+    assert view is not model and view.stack is not None
+    tokens = torch.randint(0, 12, (3, 30), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        ref, _ = model(tokens)
+        steps, state = [], None
+        for t in range(tokens.size(1)):
+            logits, state = view(tokens[:, t : t + 1], state)
+            steps.append(logits)
+        q = torch.cat(steps, 1)
+        assert torch.equal(view(tokens)[0], ref)  # longer calls (the prime) are the model's own
+    p, log_p, log_q = ref.softmax(-1), ref.log_softmax(-1), q.log_softmax(-1)
+    kl = (p * (log_p - log_q)).sum(-1)
+    assert kl.mean() < 3e-3 and kl.max() < 5e-2, (kl.mean(), kl.max())
+    assert (q - ref).abs().max() > 0  # it does run the int8 weights, not the fp32 ones
+    assert (ref.argmax(-1) == q.argmax(-1)).float().mean() > 0.95
+
+
+def test_sampling_uses_int8_on_the_cpu_unless_told_not_to(monkeypatch):
+    from rnnkit.nn import quantized
+
+    if not quantized.available():
+        pytest.skip("this PyTorch build has no quantized engine")
+    model = _trained_lm("lstm")
+    monkeypatch.setattr(quantized, "MIN_WEIGHTS", 0)  # as if the stack were large
+    steps = []
+    real = quantized.Int8Stack.step
+    monkeypatch.setattr(quantized.Int8Stack, "step", lambda self, x, s: steps.append(1) or real(self, x, s))
+    a = generate(model, [1, 2], SampleConfig(length=40, seed=5))
+    assert len(steps) == 40  # one int8 step per generated token
+    assert a == generate(model, [1, 2], SampleConfig(length=40, seed=5))  # seeded, int8 or not
+    exact = generate(model, [1, 2], SampleConfig(length=40, seed=5, int8=False))
+    assert len(steps) == 80 and len(exact[0]) == 40
+    # without a quantized engine the model steps in fp32: the same tokens as --no-int8
+    monkeypatch.setattr(quantized, "available", lambda: False)
+    assert model.int8_steps() is model
+    assert generate(model, [1, 2], SampleConfig(length=40, seed=5)) == exact
+
+
+def test_mixed_model_int8_view_keeps_the_ngram_and_weight(monkeypatch):
+    from rnnkit.nn import quantized
+    from rnnkit.text.mixture import MixedModel
+    from rnnkit.text.ngram import NGramConfig, NGramModel
+
+    if not quantized.available():
+        pytest.skip("this PyTorch build has no quantized engine")
+    monkeypatch.setattr(quantized, "MIN_WEIGHTS", 0)
+    rnn = _trained_lm("lstm")
+    ngram = NGramModel.fit(NGramConfig(order=3), torch.arange(200).remainder(12).numpy().astype("uint16"), 12)
+    mixed = MixedModel(rnn, ngram, 0.3)
+    view = mixed.int8_steps()
+    assert isinstance(view, MixedModel) and view.ngram is ngram and view.weight == 0.3
+    assert view.rnn.model is rnn

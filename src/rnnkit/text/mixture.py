@@ -77,6 +77,11 @@ class MixedModel(nn.Module):
                                 ngram_lp + math.log(self.weight))
         return mixed, (rnn_state, ngram_state)
 
+    def int8_steps(self) -> "MixedModel":
+        """The same mix over the recurrent model's int8 generation view (``RNNLanguageModel.int8_steps``)."""
+        rnn = self.rnn.int8_steps() if hasattr(self.rnn, "int8_steps") else self.rnn
+        return self if rnn is self.rnn else MixedModel(rnn, self.ngram, self.weight)
+
 
 def fit_weight(rnn_lp: np.ndarray, ngram_lp: np.ndarray, iters: int = 500, tol: float = 1e-7) -> float:
     """The ``lam`` in [0, 1] that maximizes ``mean log((1-lam) p_rnn + lam p_ngram)`` over the targets.

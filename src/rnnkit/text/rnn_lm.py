@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..nn import recurrent
+from ..nn import quantized, recurrent
 from ..nn.cells import ExplicitRecurrent, State
 from ..core.config import check_choices, option, require
 
@@ -105,6 +105,14 @@ class RNNLanguageModel(nn.Module):
             out, state = self.rnn(x, state)  # (B, T, H)
         return self.head(self._dropout(out)), state  # (B, T, V)
 
+    def int8_steps(self, min_weights: int | None = None) -> nn.Module:
+        """This model for generation with int8 recurrent weights (:class:`Int8Steps`), or itself
+        where this PyTorch build has no quantized engine, the model is not on the CPU, or its
+        stack is too small to gain (``min_weights``, see :data:`rnnkit.nn.quantized.MIN_WEIGHTS`)."""
+        on_cpu = self.head.weight.device.type == "cpu"
+        stack = quantized.int8_stack(self.rnn, self.cfg.cell, min_weights) if on_cpu else None
+        return self if stack is None else Int8Steps(self, stack)
+
     def _dropout(self, x: torch.Tensor) -> torch.Tensor:
         if not (self.training and self.cfg.dropout > 0):
             return x
@@ -113,6 +121,30 @@ class RNNLanguageModel(nn.Module):
         keep = 1 - self.cfg.dropout
         mask = x.new_empty(x.size(0), 1, x.size(2)).bernoulli_(keep) / keep  # (B, 1, D): same for every t
         return x * mask
+
+
+class Int8Steps(nn.Module):
+    """A trained language model whose one-token calls step int8 recurrent weights (generation).
+
+    ``forward`` has the model's call. One-token calls (every generated token) run the stack
+    through :class:`rnnkit.nn.quantized.Int8Stack`, about 2-3x faster per token on a CPU than
+    fp32; the output layer and every longer call (reading the prime) stay the model's own, in
+    fp32. The weights are packed once, when the view is made: make a new view after training on.
+    """
+
+    def __init__(self, model: RNNLanguageModel, stack: quantized.Int8Stack):
+        super().__init__()
+        self.model, self.vocab_size, self.stack = model, model.vocab_size, stack
+
+    def forward(self, tokens: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        m = self.model
+        if tokens.size(1) != 1 or tokens.device.type != "cpu":
+            return m(tokens, state)
+        ids = tokens[:, 0]
+        x = (F.embedding(ids, m.embed.weight) if m.embed is not None
+             else F.one_hot(ids, m.vocab_size).to(m.head.weight.dtype))  # (B, E)
+        out, state = self.stack.step(x, state)
+        return F.linear(out, m.head.weight, m.head.bias)[:, None], state  # (B, 1, V)
 
 
 def detach_state(state: State | None) -> State | None:
