@@ -23,7 +23,7 @@ from torch.nn import functional as F
 from rnnkit.audio import api
 from rnnkit.audio.task import AudioConfig, Frontend, fit_normalization, pad
 from rnnkit.audio.wav import list_wavs, read_wav
-from rnnkit.audio.model import CRNN
+from rnnkit.audio.model import build
 from rnnkit.core.config import from_dict, merge, settings
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fsdd"
@@ -71,7 +71,7 @@ def part_speed(args) -> None:
     mean, std = fit_normalization(cfg.features, waves)
     front = Frontend(cfg.features, mean, std)
     torch.manual_seed(0)
-    model = CRNN(cfg.model, cfg.features.feature_size, 10)
+    model = build(cfg.model, cfg.features.feature_size, 10)
     # classification speed: files already in memory, batches of 64, features included
     clf = api.Classifier(model.eval(), front, [str(i) for i in range(10)], cfg, torch.device("cpu"), Path("."))
     api.probabilities(clf, waves[:64])
@@ -83,7 +83,7 @@ def part_speed(args) -> None:
     from rnnkit.core.trainer import make_optimizer
 
     def minimal_steps(n):
-        m = CRNN(cfg.model, cfg.features.feature_size, 10).train()
+        m = build(cfg.model, cfg.features.feature_size, 10).train()
         opt = torch.optim.AdamW(m.parameters(), lr=3e-3, weight_decay=1e-2, fused=True)
         rng = np.random.default_rng(0)
         t = time.perf_counter()
@@ -92,14 +92,14 @@ def part_speed(args) -> None:
             w, l = pad([waves[i] for i in idx])
             with torch.no_grad():
                 x, fr = front(w, l)
-            loss = F.cross_entropy(m(x, fr), labels[idx])
+            loss = sum(F.cross_entropy(logits, labels[idx]) for logits in m(x, fr, members=True))
             opt.zero_grad()
             loss.backward()
             opt.step()
         return n * 32 / (time.perf_counter() - t)
 
     def rnnkit_steps(n):
-        m = CRNN(cfg.model, cfg.features.feature_size, 10).train()
+        m = build(cfg.model, cfg.features.feature_size, 10).train()
         task = AudioTask(m, front, waves, labels.numpy(), (None, None, None), cfg, {}, torch.device("cpu"))
         opt = make_optimizer(cfg.train, m.parameters())
         t = time.perf_counter()

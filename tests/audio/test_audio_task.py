@@ -74,6 +74,20 @@ def test_normalization_is_fitted_on_training_clips_only():
     assert m1.shape == (cfg.n_mels,) and (s1 > 0).all()
 
 
+
+def test_clip_normalization_uses_each_clips_valid_frames_only():
+    front = Frontend(FeatureConfig(normalize="clip"), torch.zeros(40), torch.ones(40))
+    short, long = tone(500, 0.37), tone(900, 1.1) * 20
+    with torch.no_grad():
+        feats, frames = front(*pad([long, short]))  # (2, T, 40): the short clip is padded
+        alone, _ = front(*pad([short]))
+    n = int(frames[1])
+    assert n < feats.size(1) and (feats[1, n:] == 0).all()
+    torch.testing.assert_close(feats[1, :n], alone[0, :n], atol=1e-5, rtol=1e-5)
+    for f, m in ((feats[0], int(frames[0])), (feats[1], n)):  # each clip's bands average to zero
+        torch.testing.assert_close(f[:m].mean(0), torch.zeros(40), atol=1e-4, rtol=0)
+
+
 # -- the model -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("pooling", ["attention", "mean"])
 def test_a_clip_alone_and_in_a_padded_batch_get_the_same_probabilities(pooling):
@@ -85,6 +99,57 @@ def test_a_clip_alone_and_in_a_padded_batch_get_the_same_probabilities(pooling):
         alone = model(*front(*pad([short])))
         batch = model(*front(*pad([long, short])))
     torch.testing.assert_close(alone.softmax(-1)[0], batch.softmax(-1)[1], atol=1e-5, rtol=1e-5)
+
+
+def test_mixup_blends_frames_and_targets(tmp_path):
+    """With mixup a step trains on ``lam * x_i + (1 - lam) * x_j`` against the same blend of the two
+    clips' losses, seeded per batch."""
+    import itertools
+
+    root = tones_folder(tmp_path / "t", per_class=6)
+    cfg = cfg_for(root, steps=2)
+    cfg.augment.mixup = 0.4
+    api.train(cfg, tmp_path / "run")  # trains end to end with mixup on
+    from rnnkit.audio.task import AudioTask
+    seen = {}
+    fixed = torch.tensor([[2.0, -1.0, 0.5], [0.0, 1.5, -2.0], [-0.5, 0.3, 1.0]])  # (B, classes)
+
+    class Spy(torch.nn.Module):
+        def forward(self, feats, frames, members=False):
+            seen["feats"], seen["frames"] = feats, frames
+            return fixed[None] if members else fixed
+
+    front = Frontend(cfg.features, torch.zeros(40), torch.ones(40))
+    waves = [tone(300, 0.3), tone(900, 0.6), tone(1500, 0.45)]
+    task = AudioTask(Spy(), front, waves, np.array([0, 1, 2]), (None, None, None), cfg, {}, torch.device("cpu"))
+    batch = next(task.batches(0, 0))
+    labels = batch[1]
+    loss, _, n = task.loss(batch, None)
+    mixed, frames = seen["feats"], seen["frames"]
+    again, _, _ = task.loss(batch, None)
+    assert torch.equal(seen["feats"], mixed) and float(again) == float(loss)  # the same batch blends the same way
+    cfg.augment.mixup = 0.0
+    plain_loss, _, _ = task.loss(batch, None)
+    plain = seen["feats"]
+    assert n == 3 and not torch.equal(plain, mixed)
+    T = mixed.size(1)
+    plain = torch.nn.functional.pad(plain, (0, 0, 0, T - plain.size(1)))
+    # find the blend: the permutation and weight that rebuild the mixed frames from the plain ones
+    fits = []
+    for perm in list(itertools.permutations(range(3)))[1:]:  # all but the identity
+        other = plain[list(perm)]
+        d = (plain - other).flatten()
+        lam = float(((mixed - other).flatten() @ d) / (d @ d))
+        fits.append((float((lam * plain + (1 - lam) * other - mixed).abs().max()), lam, list(perm)))
+    err, lam, perm = min(fits)
+    assert err < 1e-4 and 0 < lam < 1
+    assert int(frames.max()) == T
+    def ce(logits, y):
+        return torch.nn.functional.cross_entropy(logits, y, label_smoothing=cfg.train.label_smoothing)
+
+    torch.testing.assert_close(float(loss), lam * float(ce(fixed, labels)) + (1 - lam) * float(ce(fixed, labels[perm])),
+                               atol=1e-5, rtol=1e-5)
+    assert abs(float(plain_loss) - float(ce(fixed, labels))) < 1e-6
 
 
 def test_augmentation_changes_training_input_only(tmp_path):
@@ -114,6 +179,37 @@ def test_tones_at_different_pitches_are_learned_perfectly(tmp_path):
     ev = api.evaluate(clf, "test", tmp_path / "run")
     assert ev.accuracy == 1.0, ev
     assert np.trace(np.array(ev.confusion)) == ev.clips
+
+
+def test_an_ensemble_averages_its_members_probabilities():
+    from rnnkit.audio.model import Ensemble, build
+
+    torch.manual_seed(0)
+    ens = build(CRNNConfig(channels=4, hidden_size=8, members=3), 40, 5).eval()
+    assert isinstance(ens, Ensemble) and isinstance(build(CRNNConfig(channels=4, hidden_size=8), 40, 5), CRNN)
+    front = Frontend(FeatureConfig(), torch.zeros(40), torch.ones(40))
+    feats, frames = front(*pad([tone(500, 0.4), tone(900, 0.7)]))
+    with torch.no_grad():
+        each = ens(feats, frames, members=True)  # (3, 2, 5)
+        probs = ens(feats, frames).softmax(-1)
+    assert each.shape == (3, 2, 5) and not torch.allclose(each[0], each[1])  # initialized apart
+    torch.testing.assert_close(probs, each.softmax(-1).mean(0), atol=1e-6, rtol=1e-5)
+
+
+def test_ensemble_trains_each_member_and_round_trips(tmp_path):
+    root = tones_folder(tmp_path / "t")
+    cfg = cfg_for(root, steps=150, eval_every=50, lr=1e-2)
+    cfg.augment.augment = False
+    cfg.model.members = 2
+    api.train(cfg, tmp_path / "run")
+    clf = api.load(tmp_path / "run")
+    assert len(clf.model.members) == 2
+    waves, y = api.split_waves(clf, "test", tmp_path / "run")
+    feats, frames = api.frame_features(clf.frontend, waves, clf.device)
+    with torch.no_grad():
+        each = clf.model(feats, frames, members=True)
+    assert [(m.argmax(-1).numpy() == y).mean() for m in each] == [1.0, 1.0]  # both members learned
+    assert api.evaluate(clf, "test", tmp_path / "run").accuracy == 1.0
 
 
 # -- the command line ----------------------------------------------------------------------------

@@ -27,7 +27,8 @@ from ..core.fileio import read_json, save_figure, write_json
 from ..core.rundir import LAST
 from ..core.trainer import Event, fit, resolve_device
 from .clips import Clip, find_clips, read_clips, split_clips
-from .model import CRNN
+from . import model as crnn
+from .model import CRNN, Ensemble
 from .task import (KIND, AudioConfig, AudioTask, Frontend, config_from_meta, fit_normalization, pad,
                    predict_logits)
 from .wav import list_wavs, read_wav
@@ -43,7 +44,7 @@ class TrainResult(trainer.TrainResult):
 
 @dataclass
 class Classifier:
-    model: CRNN
+    model: CRNN | Ensemble
     frontend: Frontend
     labels: list[str]
     config: AudioConfig
@@ -129,7 +130,7 @@ def train(config: AudioConfig, out: str | Path, *, resume: bool = False, overwri
 
     distributed.main_first(write_run)
     torch.manual_seed(config.train.seed)
-    model = CRNN(config.model, config.features.feature_size, len(labels))
+    model = crnn.build(config.model, config.features.feature_size, len(labels))
     frontend = Frontend(config.features, mean, std)
     vf, vn = frame_features(frontend, [waves[i] for i in val_idx], torch.device("cpu"))
     meta = {"kind": KIND, "config": dataclasses.asdict(config), "labels": labels,
@@ -151,7 +152,7 @@ def load(path: str | Path, device: str = "cpu", which: str = "best") -> Classifi
         raise RnnkitError(f"{path} holds a {meta.get('kind')} model, not an audio classifier")
     cfg = config_from_meta(meta)
     labels = meta["labels"]
-    model = CRNN(cfg.model, cfg.features.feature_size, len(labels))
+    model = crnn.build(cfg.model, cfg.features.feature_size, len(labels))
     checkpoint.load_weights(model, tensors, ckpt)
     norm = meta["normalization"]
     dev = resolve_device(device)

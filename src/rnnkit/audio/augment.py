@@ -31,6 +31,8 @@ class AugmentConfig:
     shift: float = option(0.1, "largest time shift in seconds")
     gain_db: float = option(6.0, "largest gain change in dB, either way")
     noise_snr: float = option(20.0, "noise is added at a random signal-to-noise ratio between this and 50 dB")
+    mixup: float = option(0.0, "mixup (Zhang et al. 2018): train on blends of two clips' frames and labels, the "
+                          "blend drawn from Beta(a, a) with this a (0 = off)")
     time_masks: int = option(2, "SpecAugment: time masks per clip")
     time_mask_fraction: float = option(0.1, "SpecAugment: longest time mask as a fraction of the clip")
     freq_masks: int = option(2, "SpecAugment: frequency masks per clip")
@@ -39,7 +41,7 @@ class AugmentConfig:
     def __post_init__(self) -> None:
         require(0 <= self.speed <= 1, "speed", f"must be a probability in [0, 1], got {self.speed}")
         require(0 <= self.vtlp < 0.5, "vtlp", f"must be in [0, 0.5), got {self.vtlp}")
-        for name in ("shift", "gain_db", "time_masks", "freq_masks", "freq_mask_bands", "time_mask_fraction"):
+        for name in ("mixup", "shift", "gain_db", "time_masks", "freq_masks", "freq_mask_bands", "time_mask_fraction"):
             require(getattr(self, name) >= 0, name, f"must be 0 or more, got {getattr(self, name)}")
         require(self.time_mask_fraction < 1, "time_mask_fraction", f"must be below 1, got {self.time_mask_fraction}")
 

@@ -10,7 +10,10 @@ layer reads that sequence. Shapes::
                         frequency by 2 in every block)
     rnn      (B, T', D*H)    packed, so padding never reaches a clip's states
     pooled   (B, D*H)   attention (a learned, masked softmax over time) or masked mean
-    logits   (B, classes)
+    logits   (B, classes)    (K, B, classes) with ``members=True``: each member's logits
+
+``--members K`` (:class:`Ensemble`) trains K independently initialized CRNNs side by side on the
+same batches, each on its own loss, and classifies with the mean of their probabilities.
 
 Every block re-applies the clip's time mask after its activation: a clip classified alone and
 the same clip inside a padded batch see exactly the same numbers (tested).
@@ -18,6 +21,7 @@ the same clip inside a padded batch see exactly the same numbers (tested).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -39,10 +43,12 @@ class CRNNConfig:
     pooling: str = option("attention", "how the recurrent outputs become one vector: attention or mean (masked)",
                           ("attention", "mean"))
     dropout: float = option(0.2, "dropout before the classifier (and between recurrent layers)")
+    members: int = option(1, "an ensemble: this many CRNNs, each initialized on its own, trained side by side on "
+                          "the same batches; classification averages their probabilities (K times the compute)")
 
     def __post_init__(self) -> None:
         check_choices(self)
-        for name in ("conv_blocks", "channels", "hidden_size", "layers"):
+        for name in ("conv_blocks", "channels", "hidden_size", "layers", "members"):
             require(getattr(self, name) >= 1, name, f"must be at least 1, got {getattr(self, name)}")
         require(0 <= self.time_pools <= self.conv_blocks, "time_pools",
                 f"must be between 0 and --conv-blocks ({self.conv_blocks}), got {self.time_pools}")
@@ -54,10 +60,15 @@ def time_mask(lengths: torch.Tensor, T: int) -> torch.Tensor:
     return torch.arange(T, device=lengths.device)[None] < lengths[:, None]
 
 
+def build(cfg: CRNNConfig, n_features: int, n_classes: int) -> "CRNN | Ensemble":
+    """The model ``cfg`` describes: one CRNN, or an :class:`Ensemble` of ``cfg.members``."""
+    return CRNN(cfg, n_features, n_classes) if cfg.members == 1 else Ensemble(cfg, n_features, n_classes)
+
+
 class CRNN(nn.Module):
     def __init__(self, cfg: CRNNConfig, n_features: int, n_classes: int):
         super().__init__()
-        self.cfg = cfg
+        self.cfg, self.n_classes = cfg, n_classes
         blocks, c_in, f = [], 1, n_features
         for i in range(cfg.conv_blocks):
             c_out = cfg.channels * 2 ** i
@@ -79,8 +90,11 @@ class CRNN(nn.Module):
             lengths = lengths // 2
         return lengths
 
-    def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """``feats (B, T, F)``, ``lengths (B,)`` -> logits ``(B, classes)``."""
+    def forward(self, feats: torch.Tensor, lengths: torch.Tensor, members: bool = False) -> torch.Tensor:
+        """``feats (B, T, F)``, ``lengths (B,)`` -> logits ``(B, classes)``; ``(1, B, classes)``
+        with ``members=True`` (the call of :class:`Ensemble`)."""
+        if members:
+            return self(feats, lengths)[None]
         x = feats.unsqueeze(1)  # (B, 1, T, F)
         for i, b in enumerate(self.blocks):
             x = torch.relu(b["norm"](b["conv"](x)))
@@ -99,3 +113,25 @@ class CRNN(nn.Module):
         else:
             pooled = (out * mask.unsqueeze(-1)).sum(1) / lengths.unsqueeze(-1).to(out.dtype)
         return self.out(self.drop(pooled))
+
+
+class Ensemble(nn.Module):
+    """``cfg.members`` CRNNs of the same shape, each with its own initialization (drawn one after
+    the other from the seeded generator) and dropout, trained on the sum of their losses (so each
+    member's gradients are its own).
+
+    ``forward`` returns ``log(mean_k softmax(logits_k))`` ``(B, classes)``: logits whose softmax is
+    the members' mean probability, so evaluation, classification and validation loss treat the
+    ensemble as one model. ``members=True`` returns every member's logits ``(K, B, classes)``.
+    """
+
+    def __init__(self, cfg: CRNNConfig, n_features: int, n_classes: int):
+        super().__init__()
+        self.cfg, self.n_classes = cfg, n_classes
+        self.members = nn.ModuleList(CRNN(cfg, n_features, n_classes) for _ in range(cfg.members))
+
+    def forward(self, feats: torch.Tensor, lengths: torch.Tensor, members: bool = False) -> torch.Tensor:
+        logits = torch.stack([m(feats, lengths) for m in self.members])  # (K, B, classes)
+        if members:
+            return logits
+        return torch.logsumexp(logits.float().log_softmax(-1), 0) - math.log(len(self.members))

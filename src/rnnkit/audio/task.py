@@ -22,7 +22,7 @@ from ..core.trainer import TrainConfig, to_device
 from .augment import AugmentConfig, augment_wave, spec_augment
 from .clips import ClipsConfig
 from .features import FeatureConfig, LogMel
-from .model import CRNN, CRNNConfig
+from .model import CRNN, CRNNConfig, Ensemble
 
 KIND = "audio-classifier"
 
@@ -109,7 +109,7 @@ def fit_normalization(cfg: FeatureConfig, waves: list[np.ndarray], batch: int = 
 class AudioTask:
     """Seeded, augmented training batches of clips; validation cross-entropy on fixed frames."""
 
-    def __init__(self, model: CRNN, frontend: Frontend, waves: list[np.ndarray], labels: np.ndarray,
+    def __init__(self, model: CRNN | Ensemble, frontend: Frontend, waves: list[np.ndarray], labels: np.ndarray,
                  val: tuple[torch.Tensor, torch.Tensor, torch.Tensor], cfg: AudioConfig, meta: dict,
                  device: torch.device):
         self.model, self.frontend, self.cfg, self.meta, self.device = model, frontend.to(device), cfg, meta, device
@@ -145,13 +145,27 @@ class AudioTask:
     def loss(self, batch: Any, carry: Any):
         waves, labels, mask_seed, warp = batch
         wave, lengths = pad(waves)
+        aug, smoothing = self.cfg.augment, self.cfg.train.label_smoothing
+        g = torch.Generator().manual_seed(mask_seed)
         with torch.no_grad():
             feats, frames = self.frontend(to_device(wave, self.device), lengths.to(self.device), warp)
-            if self.cfg.augment.augment:
-                feats = spec_augment(feats, frames, self.cfg.augment, torch.Generator().manual_seed(mask_seed))
-        logits = self.model(feats, frames)
-        labels = labels.to(self.device)
-        return F.cross_entropy(logits, labels, label_smoothing=self.cfg.train.label_smoothing), None, len(labels)
+            if aug.augment:
+                feats = spec_augment(feats, frames, aug, g)
+            if aug.augment and aug.mixup:  # each clip blended with another of the batch
+                lam = float(np.random.default_rng(mask_seed).beta(aug.mixup, aug.mixup))
+                other = torch.randperm(len(labels), generator=g).to(self.device)
+                feats = lam * feats + (1 - lam) * feats[other]
+                frames = torch.maximum(frames, frames[other])
+        logits = self.model(feats, frames, members=True)  # (K, B, classes): K = 1 but for an ensemble
+        K, labels = logits.size(0), labels.to(self.device)
+
+        def loss_for(y: torch.Tensor) -> torch.Tensor:  # the sum of the members' mean losses
+            return K * F.cross_entropy(logits.flatten(0, 1), y.repeat(K), label_smoothing=smoothing)
+
+        loss = loss_for(labels)
+        if aug.augment and aug.mixup:
+            loss = lam * loss + (1 - lam) * loss_for(labels[other])
+        return loss, None, len(labels)
 
     def validate(self) -> tuple[float, int]:
         feats, frames, labels = (v[self.rank::self.world] for v in self.val)
@@ -168,11 +182,11 @@ class AudioTask:
         return {}
 
 
-def predict_logits(model: CRNN, feats: torch.Tensor, frames: torch.Tensor, device: torch.device,
+def predict_logits(model: CRNN | Ensemble, feats: torch.Tensor, frames: torch.Tensor, device: torch.device,
                    batch: int = 256) -> torch.Tensor:
     """Logits ``(N, classes)`` for precomputed frames, in length-sorted batches (less padding)."""
     order = torch.argsort(frames, descending=True)
-    out = torch.empty(len(frames), model.out.out_features)
+    out = torch.empty(len(frames), model.n_classes)
     for i in range(0, len(order), batch):
         j = order[i:i + batch]
         T = int(frames[j].max())
