@@ -157,10 +157,14 @@ def test_sampling_uses_int8_on_the_cpu_unless_told_not_to(monkeypatch):
     real = quantized.Int8Stack.step
     monkeypatch.setattr(quantized.Int8Stack, "step", lambda self, x, s: steps.append(1) or real(self, x, s))
     a = generate(model, [1, 2], SampleConfig(length=40, seed=5))
-    assert len(steps) == 40  # one int8 step per generated token
+    assert len(steps) == 41  # one int8 step per generated token, one trial when the view is made
     assert a == generate(model, [1, 2], SampleConfig(length=40, seed=5))  # seeded, int8 or not
     exact = generate(model, [1, 2], SampleConfig(length=40, seed=5, int8=False))
-    assert len(steps) == 80 and len(exact[0]) == 40
+    assert len(steps) == 82 and len(exact[0]) == 40
+    # an engine that refuses the ops when they run: found when the view is made, fp32 from then on
+    monkeypatch.setattr(quantized.Int8Stack, "step", lambda self, x, s: (_ for _ in ()).throw(RuntimeError("no")))
+    assert model.int8_steps() is model
+    assert generate(model, [1, 2], SampleConfig(length=40, seed=5)) == exact
     # without a quantized engine the model steps in fp32: the same tokens as --no-int8
     monkeypatch.setattr(quantized, "available", lambda: False)
     assert model.int8_steps() is model

@@ -61,7 +61,9 @@ def int8_stack(rnn: nn.Module, cell: str, min_weights: int | None = None) -> "In
     if not available() or sum(w_ih.numel() + w_hh.numel() for w_ih, w_hh, *_ in cell_weights(rnn)) < min_weights:
         return None
     try:
-        return Int8Stack(rnn, cell)
+        stack = Int8Stack(rnn, cell)
+        stack.step(torch.zeros(1, cell_weights(rnn)[0][0].size(1)), None)  # an engine may refuse only when run
+        return stack
     except (RuntimeError, AttributeError, NotImplementedError):
         return None
 
