@@ -67,18 +67,25 @@ def one_step_loss(model, tokens: np.ndarray) -> float:
     return nll / (len(x) - 1)
 
 
+def run_models(run: str):
+    """``(row name, loaded model)`` for ``run``'s model mixed with its n-gram, then alone."""
+    from rnnkit.text import api
+
+    for mix in (True, False):
+        lm = api.load(run, mix=mix)
+        yield f"{run} ({'mixed' if isinstance(lm.model, MixedModel) else 'RNN alone'})", lm
+
+
 def quality_rows(run: str) -> None:
     """The test split of ``run`` scored one token per call: fp32, int8, and the difference."""
     from pathlib import Path
 
-    from rnnkit.text import api, textdata
+    from rnnkit.text import textdata
 
     print("\n| model | test nats/char, fp32 | int8 | int8 - fp32 |\n|---|---:|---:|---:|")
-    for mix in (True, False):
-        lm = api.load(run, mix=mix)
+    for name, lm in run_models(run):
         tokens = textdata.open_prepared(Path(run), lm.vocab).part("test")
         f32, i8 = one_step_loss(lm.model, tokens), one_step_loss(lm.model.int8_steps(), tokens)
-        name = f"{run} ({'mixed' if isinstance(lm.model, MixedModel) else 'RNN alone'})"
         print(f"| {name} | {f32:.4f} | {i8:.4f} | {i8 - f32:+.5f} |", flush=True)
 
 
@@ -101,11 +108,7 @@ def main() -> None:
     print("| model | generation | samples | chars/s, int8 (default) | chars/s, fp32 (--no-int8) | int8 / fp32 |")
     print("|---|---|---:|---:|---:|---:|")
     if args.run:
-        from rnnkit.text import api
-
-        for mix in (True, False):
-            lm = api.load(args.run, mix=mix)
-            name = f"{args.run} ({'mixed' if isinstance(lm.model, MixedModel) else 'RNN alone'})"
+        for name, lm in run_models(args.run):
             for n in (1, 8):
                 carried_rows(name, lm.model, args.length, n, temperature=0.8)
     for cell, layers, hidden in [("lstm", 2, 512), ("gru", 2, 512), ("lstm", 1, 128)]:

@@ -58,11 +58,12 @@ def int8_stack(rnn: nn.Module, cell: str, min_weights: int | None = None) -> "In
     """:class:`Int8Stack` of ``rnn``, or None where this PyTorch build cannot run the int8 cell ops
     or the stack has fewer than ``min_weights`` (default :data:`MIN_WEIGHTS`) recurrent weights."""
     min_weights = MIN_WEIGHTS if min_weights is None else min_weights
-    if not available() or sum(w_ih.numel() + w_hh.numel() for w_ih, w_hh, *_ in cell_weights(rnn)) < min_weights:
+    layers = cell_weights(rnn)
+    if not available() or sum(w_ih.numel() + w_hh.numel() for w_ih, w_hh, *_ in layers) < min_weights:
         return None
     try:
         stack = Int8Stack(rnn, cell)
-        stack.step(torch.zeros(1, cell_weights(rnn)[0][0].size(1)), None)  # an engine may refuse only when run
+        stack.step(torch.zeros(1, layers[0][0].size(1)), None)  # an engine may refuse only when run
         return stack
     except (RuntimeError, AttributeError, NotImplementedError):
         return None

@@ -83,11 +83,7 @@ class RNNLanguageModel(nn.Module):
             # Generation: oneDNN's fused LSTM costs ~3 ms per one-step call on a CPU, PyTorch's
             # single-step cell op ~0.3 ms (same weights, same numbers). This path is called once
             # per generated token, so it skips everything the step does not need.
-            ids = tokens[:, 0]
-            x = (F.embedding(ids, self.embed.weight) if self.embed is not None
-                 else F.one_hot(ids, self.vocab_size).to(self.head.weight.dtype))  # (B, E)
-            out, state = recurrent.step(self.rnn, "lstm", x, state)
-            return F.linear(out, self.head.weight, self.head.bias)[:, None], state  # (B, 1, V)
+            return self.one_step(tokens, state)
         blanks = self.training and bool((tokens < 0).any())  # data noising's blanks (noising.py)
         ids = tokens.clamp(min=0) if blanks else tokens
         if self.embed is None:
@@ -104,6 +100,16 @@ class RNNLanguageModel(nn.Module):
         else:
             out, state = self.rnn(x, state)  # (B, T, H)
         return self.head(self._dropout(out)), state  # (B, T, V)
+
+    def one_step(self, tokens: torch.Tensor, state: State | None,
+                 stack: quantized.Int8Stack | None = None) -> tuple[torch.Tensor, State]:
+        """``tokens (B, 1)`` -> ``(logits (B, 1, V), state)`` through the stack's cells, one step:
+        the fp32 LSTM cell op, or ``stack``'s int8 cells (:class:`Int8Steps`)."""
+        ids = tokens[:, 0]
+        x = (F.embedding(ids, self.embed.weight) if self.embed is not None
+             else F.one_hot(ids, self.vocab_size).to(self.head.weight.dtype))  # (B, E)
+        out, state = recurrent.step(self.rnn, "lstm", x, state) if stack is None else stack.step(x, state)
+        return F.linear(out, self.head.weight, self.head.bias)[:, None], state  # (B, 1, V)
 
     def int8_steps(self, min_weights: int | None = None) -> nn.Module:
         """This model for generation with int8 recurrent weights (:class:`Int8Steps`), or itself
@@ -137,14 +143,9 @@ class Int8Steps(nn.Module):
         self.model, self.vocab_size, self.stack = model, model.vocab_size, stack
 
     def forward(self, tokens: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
-        m = self.model
         if tokens.size(1) != 1 or tokens.device.type != "cpu":
-            return m(tokens, state)
-        ids = tokens[:, 0]
-        x = (F.embedding(ids, m.embed.weight) if m.embed is not None
-             else F.one_hot(ids, m.vocab_size).to(m.head.weight.dtype))  # (B, E)
-        out, state = self.stack.step(x, state)
-        return F.linear(out, m.head.weight, m.head.bias)[:, None], state  # (B, 1, V)
+            return self.model(tokens, state)
+        return self.model.one_step(tokens, state, self.stack)
 
 
 def detach_state(state: State | None) -> State | None:
