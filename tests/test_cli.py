@@ -27,6 +27,9 @@ def test_train_sample_evaluate(tmp_path, tiny_file):
     assert s.stdout.count("the ") >= 2 and "--- sample 2 ---" in s.stdout
     g = run_cli("sample", out, "--length", "30", "--greedy", "--top-k", "3", "--checkpoint", "last")
     assert g.returncode == 0, g.stderr
+    f = run_cli("sample", out, "--length", "30", "--prime", "the ", "--num-samples", "2", "--seed", "5", "--no-int8")
+    assert f.returncode == 0, f.stderr
+    assert f.stdout == s.stdout  # a stack this small steps in fp32 either way (nn/quantized.MIN_WEIGHTS)
 
     e = run_cli("evaluate", out, "--split", "val", "--json")
     assert e.returncode == 0, e.stderr

@@ -222,6 +222,19 @@ def run(tmp_path_factory):
     return d
 
 
+def test_members_and_mixup_from_the_command_line(tmp_path):
+    root = tones_folder(tmp_path / "tones", per_class=8)
+    ok(cli("train", "--task", "audio", "--data", root, "--label-pattern", r"^([a-z]+)_", "--out", tmp_path / "run",
+           "--channels", "4", "--hidden-size", "8", "--steps", "6", "--max-time", "60", "--members", "2",
+           "--mixup", "0.4"))
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["model"]["members"] == 2 and saved["augment"]["mixup"] == 0.4
+    assert len(api.load(tmp_path / "run").model.members) == 2
+    res = cli("classify", tmp_path / "run", sorted(root.glob("*.wav"))[0], "--json")
+    ok(res)
+    assert set(json.loads(res.stdout.splitlines()[0])) == {"file", "label", "probability"}
+
+
 def test_classify_evaluate_and_refusals(run, trained_run):
     files = sorted((run / "tones").glob("*.wav"))[:2]
     rows = [json.loads(l) for l in ok(cli("classify", run / "run", *files, "--top-k", "2", "--json")).stdout.splitlines()]
@@ -245,6 +258,8 @@ def test_classify_evaluate_and_refusals(run, trained_run):
      "silent"),
     (lambda d: (tones_folder(d, per_class=4), sf.write(d / "low_z_9.wav", tone(300, 0.01), RATE)), [], "short"),
     (lambda d: tones_folder(d, per_class=2), ["--label-pattern", r"^([a-z]+)_", "--vtlp", "0.6"], "vtlp"),
+    (lambda d: tones_folder(d, per_class=2), ["--label-pattern", r"^([a-z]+)_", "--members", "0"], "members"),
+    (lambda d: tones_folder(d, per_class=2), ["--label-pattern", r"^([a-z]+)_", "--mixup", "-1"], "mixup"),
 ])
 def test_bad_input_is_one_clean_line(tmp_path, setup, flags, match):
     setup(tmp_path / "d")
