@@ -1,6 +1,6 @@
 """Data-parallel scaling of the default language model, and the GPU path.
 
-    python benchmarks/scaling.py [--data PATH] [--steps 60] [--loss-steps 400] [--repeats 2] [--out DIR]
+    python benchmarks/scaling.py [--data PATH] [--steps 60] [--loss-steps 400] [--repeats 2] [--batch-size 32] [--out DIR]
 
 * speed: training tokens per second of 1 process with 1 thread against 2 gloo processes with
   1 thread each (``torchrun --nproc-per-node 2 -m rnnkit train``), the same effective batch
@@ -35,6 +35,7 @@ import torch
 from rnnkit.text.corpora import BUILTIN
 
 FLAGS: list[str] = []  # --flags
+BATCH = 32  # --batch-size: the effective (global) batch of every run; the default model's
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "alice.txt"
 
 
@@ -47,7 +48,8 @@ def free_port() -> int:
 def train_command(procs: int, out: Path, data: str, steps: int, extra: list[str]) -> list[str]:
     """The CLI command of the default language model, under torchrun for several processes."""
     flags = ["train", "--data", data, "--out", str(out), "--overwrite", "--steps", str(steps), "--eval-every",
-             str(steps), "--log-every", "10", "--mix-order", "0", "--device", "cpu", *FLAGS, *extra]
+             str(steps), "--log-every", "10", "--mix-order", "0", "--device", "cpu", "--batch-size", str(BATCH),
+             *FLAGS, *extra]
     if procs == 1:
         return [sys.executable, "-m", "rnnkit", *flags]
     return [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(procs), "--master-port",
@@ -72,7 +74,7 @@ def pair_tps(out: Path, data: str, steps: int) -> float:
     """Two single processes at once, each with half the batch and no communication: the most
     that two data-parallel processes could reach on this machine (the sum of their tokens/s)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    procs = [subprocess.Popen(train_command(1, out / f"pair-{i}", data, steps, ["--batch-size", "16", "--seed", str(i)]),
+    procs = [subprocess.Popen(train_command(1, out / f"pair-{i}", data, steps, ["--batch-size", str(BATCH // 2), "--seed", str(i)]),
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for i in range(2)]
     for p in procs:
         if p.wait() != 0:
@@ -89,17 +91,17 @@ def part_speed(args, out: Path) -> None:
                                   steady_tps(run(int(procs), out / f"speed-{procs}", args.data, args.steps)))
     one = statistics.median(results["1"])
     model = f"flags {' '.join(FLAGS)}" if FLAGS else "default language model"
-    print(f"\n### Throughput: {model}, {args.steps} steps, effective batch 32, {os.cpu_count()} CPU cores\n")
+    print(f"\n### Throughput: {model}, {args.steps} steps, effective batch {BATCH}, {os.cpu_count()} CPU cores\n")
     print("| processes x threads | tokens/s (median of repeats) | each repeat | speed-up |\n|---|---:|---|---:|")
     names = {"1": "1 x 1", "2": "2 x 1 (torchrun, DDP over gloo)",
-             "pair": "2 separate x 1, batch 16 each, no communication (the ceiling)"}
+             "pair": f"2 separate x 1, batch {BATCH // 2} each, no communication (the ceiling)"}
     for key, values in results.items():
         value = statistics.median(values)
         print(f"| {names[key]} | {value:,.0f} | {', '.join(f'{v:,.0f}' for v in values)} | {value / one:.2f}x |")
 
 
 def part_loss(args, out: Path) -> None:
-    print(f"\n### Validation loss after {args.loss_steps} steps, effective batch 32, seed 0\n")
+    print(f"\n### Validation loss after {args.loss_steps} steps, effective batch {BATCH}, seed 0\n")
     print("| processes | final validation loss (nats/char) | best | training s |\n|---|---:|---:|---:|")
     for procs in (1, 2):
         rows = run(procs, out / f"loss-{procs}", args.data, args.loss_steps, ["--eval-every", str(args.loss_steps // 4)])
@@ -131,7 +133,7 @@ def part_gpu(args, out: Path) -> None:
 
     LMTask.batches = timed
     name = torch.cuda.get_device_name()
-    print(f"{name}; default language model, batch 32, {args.gpu_steps} steps\n")
+    print(f"{name}; default language model, batch {BATCH}, {args.gpu_steps} steps\n")
     print("| precision | tokens/s | host time making batches, share of the loop |\n|---|---:|---:|")
     for precision in ("fp32", "bf16"):
         if precision == "bf16" and not torch.cuda.is_bf16_supported(including_emulation=False):
@@ -139,7 +141,7 @@ def part_gpu(args, out: Path) -> None:
             continue
         cfg = rnnkit.LMConfig()
         cfg.data.data = args.data
-        cfg.train.device, cfg.train.precision = "cuda", precision
+        cfg.train.device, cfg.train.precision, cfg.train.batch_size = "cuda", precision, BATCH
         cfg.train.steps, cfg.train.eval_every, cfg.train.log_every = args.gpu_steps, 10**9, 10
         cfg.mix.mix_order = 0
         if FLAGS:
@@ -154,6 +156,7 @@ def part_gpu(args, out: Path) -> None:
 
 
 def main() -> None:
+    global BATCH
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(SHARED) if SHARED.exists() else BUILTIN,
                     help="text file or corpus name (default: ../shared/data/alice.txt)")
@@ -164,8 +167,15 @@ def main() -> None:
     ap.add_argument("--parts", nargs="+", default=["speed", "loss", "gpu"], choices=["speed", "loss", "gpu"])
     ap.add_argument("--flags", default="", help="extra training flags for every run, e.g. \"--hidden-size 64\" "
                     "for a quick check (default: none, the default model)")
+    ap.add_argument("--batch-size", type=int, default=BATCH, help="effective batch of every run, split over the "
+                    "processes (default: %(default)s, the default model's)")
     ap.add_argument("--out", type=Path, default=None, help="folder for the runs (default: a temporary one)")
     args = ap.parse_args()
+    if args.batch_size < 2 or args.batch_size % 2:
+        sys.exit(f"--batch-size must be an even number of 2 or more (2 processes share it), got {args.batch_size}")
+    if "--batch-size" in args.flags.split():
+        sys.exit("give the batch with the benchmark's own --batch-size, not inside --flags")
+    BATCH = args.batch_size
     FLAGS.extend(args.flags.split())
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp)

@@ -17,7 +17,7 @@ Part 2, workers. The same short grid (8 points) with ``rnnkit tune --workers 1``
 start to the last one's end, and a check that every grid point ran exactly once (no trial lost
 or run twice).
 
-    python benchmarks/tuning.py                      # the full run: ~20 min of grid, then ~8 min of workers
+    python benchmarks/tuning.py                      # the full run: ~7-13 min of grid, then ~2-4 min of workers
     python benchmarks/tuning.py --tiny               # a check of the script (a minute or two on quiet cores)
 """
 

@@ -575,6 +575,7 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = argv
     try:
         COMMANDS[args.verb](args)
+        distributed.finish()  # torchrun: every rank done before any leaves
     except RnnkitError as e:
         print(f"rnnkit: error: {e}", file=sys.stderr)
         return 2

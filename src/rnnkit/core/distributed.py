@@ -155,6 +155,23 @@ def identity(config: Any, out: Any, resume: bool) -> dict[str, Any]:
     return {"config": dataclasses.asdict(config), "out": str(os.path.abspath(out)), "resume": resume}
 
 
+def finish() -> None:
+    """End a torchrun rank whose command succeeded: wait for every rank, leave the process group and
+    exit at once (``os._exit(0)`` after flushing the output), skipping the interpreter's teardown:
+    there, objects still holding the gloo group (DDP's reducer) are destroyed in no set order and
+    now and then abort a rank ("terminate called without an active exception"), which torchrun
+    reports as a failed run. Every file the command writes is complete by then (written and
+    renamed). A rank that fails skips this; :func:`_shutdown` leaves the group at exit. Returns
+    at once without torchrun."""
+    if not active():
+        return
+    dist.barrier()
+    dist.destroy_process_group()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
 def _shutdown() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()
