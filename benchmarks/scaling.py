@@ -45,11 +45,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def train_command(procs: int, out: Path, data: str, steps: int, extra: list[str]) -> list[str]:
-    """The CLI command of the default language model, under torchrun for several processes."""
+def train_command(procs: int, out: Path, data: str, steps: int, extra: list[str], batch: int | None = None) -> list[str]:
+    """The CLI command of the default language model, under torchrun for several processes;
+    ``batch`` is the run's (global) batch, ``BATCH`` unless given."""
     flags = ["train", "--data", data, "--out", str(out), "--overwrite", "--steps", str(steps), "--eval-every",
-             str(steps), "--log-every", "10", "--mix-order", "0", "--device", "cpu", "--batch-size", str(BATCH),
-             *FLAGS, *extra]
+             str(steps), "--log-every", "10", "--mix-order", "0", "--device", "cpu",
+             "--batch-size", str(BATCH if batch is None else batch), *FLAGS, *extra]
     if procs == 1:
         return [sys.executable, "-m", "rnnkit", *flags]
     return [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(procs), "--master-port",
@@ -74,7 +75,7 @@ def pair_tps(out: Path, data: str, steps: int) -> float:
     """Two single processes at once, each with half the batch and no communication: the most
     that two data-parallel processes could reach on this machine (the sum of their tokens/s)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    procs = [subprocess.Popen(train_command(1, out / f"pair-{i}", data, steps, ["--batch-size", str(BATCH // 2), "--seed", str(i)]),
+    procs = [subprocess.Popen(train_command(1, out / f"pair-{i}", data, steps, ["--seed", str(i)], BATCH // 2),
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for i in range(2)]
     for p in procs:
         if p.wait() != 0:
