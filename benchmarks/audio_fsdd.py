@@ -5,6 +5,7 @@ classification speed, and training throughput against a minimal hand-written loo
     python benchmarks/audio_fsdd.py --part crossval --max-time 240   # 6 folds, one per speaker
     python benchmarks/audio_fsdd.py --part speed                     # clips/s: classify, train vs minimal loop
     python benchmarks/audio_fsdd.py --part crossval --set augment.vtlp=0.1   # any option changed
+    OMP_NUM_THREADS=1 python benchmarks/audio_fsdd.py --part crossval --steps 1500   # a screen: run to run identical
 
 Needs ../shared/data/fsdd. Prints Markdown tables; runs go to --out.
 """
@@ -31,10 +32,12 @@ BASE = {"data": {"data": str(DATA), "label_pattern": r"^(\d)_", "group_pattern":
 
 
 OVERRIDES: dict = {}  # --set SECTION.FIELD=VALUE, applied to every configuration
+STEPS: list[int] = []  # --steps N: train every model N steps, with no time limit
 
 
 def config(max_time: float, **data) -> AudioConfig:
-    tree = {"data": {**BASE["data"], **data}, "train": {"max_time": max_time}}
+    train = {"max_time": None, "steps": STEPS[0]} if STEPS else {"max_time": max_time}
+    tree = {"data": {**BASE["data"], **data}, "train": train}
     return from_dict(AudioConfig, merge(tree, OVERRIDES))
 
 
@@ -129,11 +132,14 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--part", choices=["test", "crossval", "speed"], default="test")
     p.add_argument("--max-time", type=float, default=240.0, help="training seconds per model")
+    p.add_argument("--steps", type=int, help="train every model this many steps instead of --max-time seconds: "
+                   "with OMP_NUM_THREADS=1 every run on one machine gives the same figures, whatever its load (a screen)")
     p.add_argument("--out", type=Path, default=Path("runs/audio-fsdd"))
     p.add_argument("--set", nargs="+", default=[], metavar="SECTION.FIELD=VALUE",
                    help="change an option of every run, e.g. augment.vtlp=0.1 or model.hidden_size=64")
     args = p.parse_args()
     OVERRIDES.update(settings(args.set))
+    STEPS.extend([args.steps] if args.steps else [])
     if not DATA.is_dir():
         print(f"no data at {DATA}; this benchmark needs ../shared/data/fsdd", file=sys.stderr)
         return 2
