@@ -31,13 +31,11 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fsdd"
 BASE = {"data": {"data": str(DATA), "label_pattern": r"^(\d)_", "group_pattern": r"^\d_([a-z]+)_"}}
 
 
-OVERRIDES: dict = {}  # --set SECTION.FIELD=VALUE, applied to every configuration
-STEPS: list[int] = []  # --steps N: train every model N steps, with no time limit
+OVERRIDES: dict = {}  # --set SECTION.FIELD=VALUE and --steps, applied to every configuration
 
 
 def config(max_time: float, **data) -> AudioConfig:
-    train = {"max_time": None, "steps": STEPS[0]} if STEPS else {"max_time": max_time}
-    tree = {"data": {**BASE["data"], **data}, "train": train}
+    tree = {"data": {**BASE["data"], **data}, "train": {"max_time": max_time}}
     return from_dict(AudioConfig, merge(tree, OVERRIDES))
 
 
@@ -139,7 +137,8 @@ def main() -> int:
                    help="change an option of every run, e.g. augment.vtlp=0.1 or model.hidden_size=64")
     args = p.parse_args()
     OVERRIDES.update(settings(args.set))
-    STEPS.extend([args.steps] if args.steps else [])
+    if args.steps:  # a step budget instead of the time limit
+        OVERRIDES.update(merge(OVERRIDES, {"train": {"steps": args.steps, "max_time": None}}))
     if not DATA.is_dir():
         print(f"no data at {DATA}; this benchmark needs ../shared/data/fsdd", file=sys.stderr)
         return 2
