@@ -28,6 +28,7 @@ from .audio import api as audio_api
 from .audio import diagnosis as audio_diagnosis
 from .audio.task import KIND as AUDIO_KIND
 from .audio.task import AudioConfig
+from .audio.task import upgrade as audio_upgrade
 from .forecast import api as forecast_api
 from .forecast import diagnosis as forecast_diagnosis
 from .forecast.task import KIND as FORECAST_KIND
@@ -55,6 +56,8 @@ class TaskSpec:
     # the task's unit; ``baseline`` names the reference it computes itself ("" = none: the user passes --reference)
     measure: Callable[..., Any]
     baseline: str
+    # a saved run's configuration -> the same with options added since it was written set to what it did then
+    upgrade: Callable[[dict], dict] = lambda saved: saved
 
     @property
     def sections(self) -> dict[str, type]:
@@ -72,7 +75,7 @@ TASKS = {
     "forecast": TaskSpec("forecast", FORECAST_KIND, ForecastConfig, forecast_api, {"train": BUDGET},
                          "target values", "forecast", "forecast", forecast_diagnosis.measure, "seasonal naive"),
     "audio": TaskSpec("audio", AUDIO_KIND, AudioConfig, audio_api, {"train": BUDGET}, "clips", "classify", "classify",
-                      audio_diagnosis.measure, "a linear classifier on pooled log-mel features"),
+                      audio_diagnosis.measure, "a linear classifier on pooled log-mel features", audio_upgrade),
 }
 DEFAULT = "lm"
 
@@ -96,7 +99,7 @@ def resume_config(spec: TaskSpec, run_dir: Path, given: dict[str, Any]) -> Any:
     fine, a budget option (see ``spec.resumable``) may change, any other change is an error.
     """
     rundir.check_resumable(Path(run_dir))
-    saved = read_json(Path(run_dir) / rundir.CONFIG_FILE)
+    saved = spec.upgrade(read_json(Path(run_dir) / rundir.CONFIG_FILE))
     saved.pop("runtime", None)  # how the run executed (processes, device), not an option
     changed = []
     for section, values in given.items():

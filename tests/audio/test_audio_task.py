@@ -110,6 +110,9 @@ def test_mixup_blends_frames_and_targets(tmp_path):
     cfg = cfg_for(root, steps=2)
     cfg.augment.mixup = 0.4
     api.train(cfg, tmp_path / "run")  # trains end to end with mixup on
+    # Steady tones under a --top-db floor become all zeros once each band's mean over the clip is
+    # taken out, so the three clips would be indistinguishable; their faint noise keeps them apart.
+    cfg.features.top_db = 0.0
     from rnnkit.audio.task import AudioTask
     seen = {}
     fixed = torch.tensor([[2.0, -1.0, 0.5], [0.0, 1.5, -2.0], [-0.5, 0.3, 1.0]])  # (B, classes)
@@ -210,6 +213,25 @@ def test_ensemble_trains_each_member_and_round_trips(tmp_path):
         each = clf.model(feats, frames, members=True)
     assert [(m.argmax(-1).numpy() == y).mean() for m in each] == [1.0, 1.0]  # both members learned
     assert api.evaluate(clf, "test", tmp_path / "run").accuracy == 1.0
+
+
+def test_a_run_saved_before_top_db_keeps_its_unfloored_features(tmp_path):
+    """Runs written before --top-db existed load and resume without the floor, as they were trained."""
+    from rnnkit.audio.task import config_from_meta
+    from rnnkit.core import checkpoint
+
+    root = tones_folder(tmp_path / "t", per_class=6)
+    run = tmp_path / "run"
+    api.train(cfg_for(root, steps=4, eval_every=2), run)
+    _, meta = checkpoint.load(run / "last.safetensors")
+    assert config_from_meta(meta).features.top_db == 30.0
+    del meta["config"]["features"]["top_db"]
+    assert config_from_meta(meta).features.top_db == 0.0
+    saved = json.loads((run / "config.json").read_text())
+    del saved["features"]["top_db"]
+    (run / "config.json").write_text(json.dumps(saved))
+    ok(cli("train", "--out", run, "--resume", "--steps", "6"))
+    assert json.loads((run / "config.json").read_text())["features"]["top_db"] == 0.0
 
 
 # -- the command line ----------------------------------------------------------------------------

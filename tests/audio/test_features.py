@@ -69,6 +69,7 @@ def test_config_defaults_and_validation():
         (dict(f_min=4000.0), "--f-min"),
         (dict(f_min=1000.0, f_max=500.0), "--f-max"),
         (dict(f_max=5000.0), "--f-max"),
+        (dict(top_db=-1.0), "--top-db"),
         (dict(features="mfcc", n_mfcc=41), "--n-mfcc"),
         (dict(n_mels=200), "--n-mels"),  # bands ~12 Hz apart, FFT bins 31.25 Hz: some bands are empty
     ]:
@@ -91,9 +92,9 @@ def test_shapes_and_frame_lengths():
     assert mfcc.shape == (4, 101, 13) and frames.tolist() == [101, 51, 1, 2]
 
 
-@pytest.mark.parametrize("features", ["logmel", "mfcc"])
-def test_clip_alone_equals_clip_in_padded_batch(features):
-    logmel = LogMel(FeatureConfig(features=features))
+@pytest.mark.parametrize("features,top_db", [("logmel", 0.0), ("mfcc", 0.0), ("logmel", 30.0), ("mfcc", 30.0)])
+def test_clip_alone_equals_clip_in_padded_batch(features, top_db):
+    logmel = LogMel(FeatureConfig(features=features, top_db=top_db))
     short, long = noise(3037, 1), noise(8000, 2)  # 3037 is not a multiple of the hop
     alone, n_alone = logmel(short[None], torch.tensor([3037]))
     batch = torch.zeros(2, 8000)
@@ -164,6 +165,22 @@ def test_frequency_warp_moves_a_tone_and_keeps_the_band():
     plain, _ = LogMel(cfg)(x, torch.tensor([8000]))
     torch.testing.assert_close(feats[0], plain[0])
     assert not torch.allclose(feats[1], plain[0], atol=1e-2)
+
+
+def test_top_db_floors_each_clip_below_its_own_loudest_and_evens_out_noise_floors():
+    """The same tone recorded over noise 50 and 70 dB below it: far apart in the quiet bands
+    without --top-db, alike with a 30 dB floor; cells above the floor are untouched."""
+    quiet = [tone(500) + 0.5 * 10 ** (-db / 20) * noise(8000, 3) / 0.3 for db in (50, 70)]
+    wave, lengths = torch.stack(quiet), torch.tensor([8000, 8000])
+    raw, _ = LogMel(FeatureConfig(top_db=0.0))(wave, lengths)
+    floored, _ = LogMel(FeatureConfig(top_db=30.0))(wave, lengths)
+    step = 30 * np.log(10) / 10
+    for i in range(2):
+        floor = raw[i].max() - step
+        torch.testing.assert_close(floored[i], raw[i].clamp(min=float(floor)))
+        assert floored[i].min() == pytest.approx(float(floor), abs=1e-5)
+    assert (raw[0] - raw[1]).abs().max() > 3  # 20 dB apart in the noise bands: 4.6 nats
+    assert (floored[0] - floored[1]).abs().max() < 0.1
 
 
 def test_silence_is_the_log_floor_and_float64_works():

@@ -3,8 +3,9 @@
 :class:`LogMel` turns ``wave (B, N)`` with true lengths ``(B,)`` into ``feats (B, T, F)`` and
 frame counts ``(B,)``: a Hann-windowed STFT (window length ``n_fft``, centred frames every
 ``hop_length`` samples), the power spectrum, a Slaney-style mel filterbank (the same matrix as
-``librosa.filters.mel(htk=False, norm="slaney")``), ``log(power + 1e-6)`` and, for MFCCs, an
-orthonormal DCT-II over the mel bands keeping the first ``n_mfcc`` coefficients.
+``librosa.filters.mel(htk=False, norm="slaney")``), ``log(power + 1e-6)``, raised to at least
+the clip's loudest cell minus ``top_db`` dB (as ``librosa.power_to_db(top_db=...)`` does) and, for
+MFCCs, an orthonormal DCT-II over the mel bands keeping the first ``n_mfcc`` coefficients.
 
 Padding is part of the definition, so batching never changes a clip's features: each clip is
 treated as zero outside its true length (the batch padding is zeroed here, whatever it held),
@@ -16,6 +17,9 @@ each equal to what the clip alone would give; frames after those are set to 0.
 The floor 1e-6 inside the log keeps the all-zero frames (padding, digital silence) finite
 at log(1e-6) = -13.8; with the unnormalised STFT a full-scale tone gives mel powers around
 10^2..10^3, so the floor sits some 90 dB below it, under the noise of any 16-bit recording.
+Recordings differ in how far their noise lies below the voice (in FSDD from about 18 dB for one
+speaker to 49 dB for another); the ``top_db`` floor (30 dB by default) hides those differences,
+and the quietest parts of the speech with them.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ class FeatureConfig:
     normalize: str = option("clip", "global: per-band mean and deviation of the training clips; clip: then also "
                             "subtract each clip's own per-band mean (cepstral mean normalization: less sensitive to "
                             "the microphone and the voice)", ("global", "clip"))
+    top_db: float = option(30.0, "raise every mel energy to at least the clip's loudest minus this many dB, so "
+                           "recordings with different noise floors look alike (0 = off)")
 
     def __post_init__(self) -> None:
         check_choices(self)
@@ -60,6 +66,7 @@ class FeatureConfig:
         require(self.f_max is None or self.f_min < self.f_max <= nyquist, "f_max",
                 f"must be above --f-min ({self.f_min:g}) and at most {nyquist:g} Hz (half the sample rate), "
                 f"got {self.f_max}")
+        require(self.top_db >= 0, "top_db", f"must be 0 (off) or more, got {self.top_db}")
         if self.features == "mfcc":
             require(1 <= self.n_mfcc <= self.n_mels, "n_mfcc",
                     f"must be between 1 and --n-mels ({self.n_mels}), got {self.n_mfcc}")
@@ -189,6 +196,9 @@ class LogMel(torch.nn.Module):
         if warp is not None:
             power = warp_frequencies(power, warp.to(device=power.device, dtype=power.dtype))
         feats = torch.log(power.transpose(1, 2) @ self.mel_t.to(wave.dtype) + LOG_FLOOR)  # (B, T, n_mels)
+        if self.cfg.top_db:  # padding frames sit at log(LOG_FLOOR), below any clip's loudest
+            floor = feats.amax(dim=(1, 2), keepdim=True) - self.cfg.top_db * math.log(10) / 10
+            feats = torch.maximum(feats, floor)
         if self.dct_t is not None:
             feats = feats @ self.dct_t.to(wave.dtype)  # (B, T, n_mfcc)
         frames = frame_lengths(lengths, self.cfg.hop_length)

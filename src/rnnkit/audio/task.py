@@ -56,8 +56,17 @@ class AudioConfig:
     classify: ClassifyConfig = field(default_factory=ClassifyConfig)
 
 
+def upgrade(saved: dict) -> dict:
+    """A saved configuration (a run's ``config.json`` or checkpoint) with the options added since it was
+    written set to what the run did then: no ``--top-db`` floor."""
+    features = saved.get("features")
+    if isinstance(features, dict) and "top_db" not in features:
+        saved = {**saved, "features": {**features, "top_db": 0.0}}
+    return saved
+
+
 def config_from_meta(meta: dict) -> AudioConfig:
-    return from_dict(AudioConfig, meta["config"], "checkpoint config")
+    return from_dict(AudioConfig, upgrade(meta["config"]), "checkpoint config")
 
 
 def pad(waves: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
