@@ -224,14 +224,17 @@ def test_a_run_saved_before_top_db_keeps_its_unfloored_features(tmp_path):
     run = tmp_path / "run"
     api.train(cfg_for(root, steps=4, eval_every=2), run)
     _, meta = checkpoint.load(run / "last.safetensors")
-    assert config_from_meta(meta).features.top_db == 30.0
+    assert (config_from_meta(meta).features.top_db, config_from_meta(meta).features.floor) == (30.0, "soft")
+    del meta["config"]["features"]["floor"]  # saved after --top-db, before --floor: a hard floor
+    assert (config_from_meta(meta).features.top_db, config_from_meta(meta).features.floor) == (30.0, "hard")
     del meta["config"]["features"]["top_db"]
     assert config_from_meta(meta).features.top_db == 0.0
     saved = json.loads((run / "config.json").read_text())
-    del saved["features"]["top_db"]
+    del saved["features"]["top_db"], saved["features"]["floor"]
     (run / "config.json").write_text(json.dumps(saved))
     ok(cli("train", "--out", run, "--resume", "--steps", "6"))
-    assert json.loads((run / "config.json").read_text())["features"]["top_db"] == 0.0
+    features = json.loads((run / "config.json").read_text())["features"]
+    assert (features["top_db"], features["floor"]) == (0.0, "hard")
 
 
 # -- the command line ----------------------------------------------------------------------------

@@ -70,6 +70,7 @@ def test_config_defaults_and_validation():
         (dict(f_min=1000.0, f_max=500.0), "--f-max"),
         (dict(f_max=5000.0), "--f-max"),
         (dict(top_db=-1.0), "--top-db"),
+        (dict(floor="clamp"), "--floor"),
         (dict(features="mfcc", n_mfcc=41), "--n-mfcc"),
         (dict(n_mels=200), "--n-mels"),  # bands ~12 Hz apart, FFT bins 31.25 Hz: some bands are empty
     ]:
@@ -92,9 +93,11 @@ def test_shapes_and_frame_lengths():
     assert mfcc.shape == (4, 101, 13) and frames.tolist() == [101, 51, 1, 2]
 
 
-@pytest.mark.parametrize("features,top_db", [("logmel", 0.0), ("mfcc", 0.0), ("logmel", 30.0), ("mfcc", 30.0)])
-def test_clip_alone_equals_clip_in_padded_batch(features, top_db):
-    logmel = LogMel(FeatureConfig(features=features, top_db=top_db))
+@pytest.mark.parametrize("features,top_db,floor", [("logmel", 0.0, "soft"), ("mfcc", 0.0, "soft"),
+                                                   ("logmel", 30.0, "soft"), ("mfcc", 30.0, "soft"),
+                                                   ("logmel", 30.0, "hard"), ("mfcc", 30.0, "hard")])
+def test_clip_alone_equals_clip_in_padded_batch(features, top_db, floor):
+    logmel = LogMel(FeatureConfig(features=features, top_db=top_db, floor=floor))
     short, long = noise(3037, 1), noise(8000, 2)  # 3037 is not a multiple of the hop
     alone, n_alone = logmel(short[None], torch.tensor([3037]))
     batch = torch.zeros(2, 8000)
@@ -124,7 +127,8 @@ def reference_logmel(x: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
 
 def test_logmel_and_mfcc_equal_the_reference():
     scipy_fft = pytest.importorskip("scipy.fft")
-    cfg = FeatureConfig(sample_rate=16000, n_fft=512, hop_length=160, n_mels=64, f_min=20.0, f_max=7600.0)
+    cfg = FeatureConfig(sample_rate=16000, n_fft=512, hop_length=160, n_mels=64, f_min=20.0, f_max=7600.0,
+                        top_db=0.0)  # the floors are checked against these raw log-mels in their own test
     x = noise(5000, 3)
     ours, _ = LogMel(cfg)(x[None], torch.tensor([5000]))
     expected = reference_logmel(x.numpy(), cfg)
@@ -167,18 +171,26 @@ def test_frequency_warp_moves_a_tone_and_keeps_the_band():
     assert not torch.allclose(feats[1], plain[0], atol=1e-2)
 
 
-def test_top_db_floors_each_clip_below_its_own_loudest_and_evens_out_noise_floors():
+@pytest.mark.parametrize("floor", ["soft", "hard"])
+def test_top_db_floors_each_clip_below_its_own_loudest_and_evens_out_noise_floors(floor):
     """The same tone recorded over noise 50 and 70 dB below it: far apart in the quiet bands
-    without --top-db, alike with a 30 dB floor; cells above the floor are untouched."""
+    without --top-db, alike with a 30 dB floor; cells well above the floor are (nearly) untouched.
+    hard: max(log P, floor); soft: log(P + P_max 10^-3), a smooth floor."""
     quiet = [tone(500) + 0.5 * 10 ** (-db / 20) * noise(8000, 3) / 0.3 for db in (50, 70)]
     wave, lengths = torch.stack(quiet), torch.tensor([8000, 8000])
     raw, _ = LogMel(FeatureConfig(top_db=0.0))(wave, lengths)
-    floored, _ = LogMel(FeatureConfig(top_db=30.0))(wave, lengths)
+    floored, _ = LogMel(FeatureConfig(top_db=30.0, floor=floor))(wave, lengths)
     step = 30 * np.log(10) / 10
     for i in range(2):
-        floor = raw[i].max() - step
-        torch.testing.assert_close(floored[i], raw[i].clamp(min=float(floor)))
-        assert floored[i].min() == pytest.approx(float(floor), abs=1e-5)
+        floor_level = raw[i].max() - step
+        if floor == "hard":
+            expected = raw[i].clamp(min=float(floor_level))
+        else:
+            expected = torch.log(raw[i].exp() - LOG_FLOOR + float(floor_level.exp()) + LOG_FLOOR)
+        torch.testing.assert_close(floored[i], expected, atol=1e-4, rtol=1e-5)
+        assert floored[i].min() == pytest.approx(float(floor_level), abs=0.01 if floor == "soft" else 1e-5)
+        loud = raw[i] > floor_level + 3  # 13 dB above the floor: within 0.05 nats either way
+        assert loud.any() and (floored[i][loud] - raw[i][loud]).abs().max() < 0.06
     assert (raw[0] - raw[1]).abs().max() > 3  # 20 dB apart in the noise bands: 4.6 nats
     assert (floored[0] - floored[1]).abs().max() < 0.1
 

@@ -142,3 +142,11 @@ def test_audio_run_against_a_linear_classifier(tmp_path):
     assert d.unit == "error rate %" and d.thresholds == {"bias": 2.0, "variance": 2.0}
     assert d.reference == 0.0  # two pure tones far apart: pooled log-mel bands separate them linearly
     assert d.train_items + d.validation_items < 24 and 0 <= d.train <= 100
+    # A run saved before --top-db and --floor: the advice keeps its unfloored features, changing one thing.
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    del saved["features"]["top_db"], saved["features"]["floor"]
+    (tmp_path / "run" / "config.json").write_text(json.dumps(saved))
+    lines = [a for a in diagnose(tmp_path / "run").advice if "rnnkit train" in a]
+    assert lines and all("--top-db 0 --floor hard --" in a for a in lines)
+    args = shlex.split(lines[0].split(": ", 1)[1])
+    assert args[args.index("--top-db") + 1] == "0" and args.count("--top-db") == 1

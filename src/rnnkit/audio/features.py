@@ -3,9 +3,9 @@
 :class:`LogMel` turns ``wave (B, N)`` with true lengths ``(B,)`` into ``feats (B, T, F)`` and
 frame counts ``(B,)``: a Hann-windowed STFT (window length ``n_fft``, centred frames every
 ``hop_length`` samples), the power spectrum, a Slaney-style mel filterbank (the same matrix as
-``librosa.filters.mel(htk=False, norm="slaney")``), ``log(power + 1e-6)``, raised to at least
-the clip's loudest cell minus ``top_db`` dB (as ``librosa.power_to_db(top_db=...)`` does) and, for
-MFCCs, an orthonormal DCT-II over the mel bands keeping the first ``n_mfcc`` coefficients.
+``librosa.filters.mel(htk=False, norm="slaney")``), ``log(power + 1e-6)`` with a floor ``top_db``
+dB under the clip's loudest cell and, for MFCCs, an orthonormal DCT-II over the mel bands keeping
+the first ``n_mfcc`` coefficients.
 
 Padding is part of the definition, so batching never changes a clip's features: each clip is
 treated as zero outside its true length (the batch padding is zeroed here, whatever it held),
@@ -19,7 +19,11 @@ at log(1e-6) = -13.8; with the unnormalised STFT a full-scale tone gives mel pow
 10^2..10^3, so the floor sits some 90 dB below it, under the noise of any 16-bit recording.
 Recordings differ in how far their noise lies below the voice (in FSDD from about 18 dB for one
 speaker to 49 dB for another); the ``top_db`` floor (30 dB by default) hides those differences,
-and the quietest parts of the speech with them.
+and the quietest parts of the speech with them. With ``floor="soft"`` (the default) the floor
+power ``P_max * 10^(-top_db / 10)`` is added to every mel power before the log, so cells well
+above it are unchanged, cells well below it become the floor, and those near it keep a smooth,
+monotone trace of their level; ``floor="hard"`` raises every log energy to the floor
+(``max(log P, log P_max - top_db dB)``, as ``librosa.power_to_db(top_db=...)`` does).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from ..core.config import check_choices, option, require
 
 LOG_FLOOR = 1e-6
 FEATURES = ("logmel", "mfcc")
+FLOORS = ("soft", "hard")
 
 
 @dataclass
@@ -49,8 +54,11 @@ class FeatureConfig:
     normalize: str = option("clip", "global: per-band mean and deviation of the training clips; clip: then also "
                             "subtract each clip's own per-band mean (cepstral mean normalization: less sensitive to "
                             "the microphone and the voice)", ("global", "clip"))
-    top_db: float = option(30.0, "raise every mel energy to at least the clip's loudest minus this many dB, so "
-                           "recordings with different noise floors look alike (0 = off)")
+    top_db: float = option(30.0, "floor every mel energy at the clip's loudest minus this many dB (see --floor), "
+                           "so recordings with different noise floors look alike (0 = off)")
+    floor: str = option("soft", "how the --top-db floor is applied: soft adds the floor's power to every mel "
+                        "power before the log (cells near the floor keep a trace of their level); hard raises "
+                        "every log energy to the floor", FLOORS)
 
     def __post_init__(self) -> None:
         check_choices(self)
@@ -195,8 +203,11 @@ class LogMel(torch.nn.Module):
         power = spec.real.square() + spec.imag.square()
         if warp is not None:
             power = warp_frequencies(power, warp.to(device=power.device, dtype=power.dtype))
-        feats = torch.log(power.transpose(1, 2) @ self.mel_t.to(wave.dtype) + LOG_FLOOR)  # (B, T, n_mels)
-        if self.cfg.top_db:  # padding frames sit at log(LOG_FLOOR), below any clip's loudest
+        mel = power.transpose(1, 2) @ self.mel_t.to(wave.dtype)  # (B, T, n_mels)
+        if self.cfg.top_db and self.cfg.floor == "soft":  # padding frames have zero power
+            mel = mel + mel.amax(dim=(1, 2), keepdim=True) * 10 ** (-self.cfg.top_db / 10)
+        feats = torch.log(mel + LOG_FLOOR)
+        if self.cfg.top_db and self.cfg.floor == "hard":  # padding sits at log(LOG_FLOOR), under any clip's loudest
             floor = feats.amax(dim=(1, 2), keepdim=True) - self.cfg.top_db * math.log(10) / 10
             feats = torch.maximum(feats, floor)
         if self.dct_t is not None:

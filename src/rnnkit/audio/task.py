@@ -58,10 +58,10 @@ class AudioConfig:
 
 def upgrade(saved: dict) -> dict:
     """A saved configuration (a run's ``config.json`` or checkpoint) with the options added since it was
-    written set to what the run did then: no ``--top-db`` floor."""
+    written set to what the run did then: no ``--top-db`` floor, and a hard one once there was."""
     features = saved.get("features")
-    if isinstance(features, dict) and "top_db" not in features:
-        saved = {**saved, "features": {**features, "top_db": 0.0}}
+    if isinstance(features, dict):
+        saved = {**saved, "features": {"top_db": 0.0, "floor": "hard", **features}}
     return saved
 
 

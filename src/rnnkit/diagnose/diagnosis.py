@@ -88,12 +88,20 @@ def diagnose(run_dir: str | Path, reference: float | None = None, bias_threshold
     th = Thresholds(m.thresholds.bias if bias_threshold is None else bias_threshold,
                     m.thresholds.variance if variance_threshold is None else variance_threshold)
     verdict = bias_variance.verdict(m.train, m.validation, ref, th)
-    config = read_json(run_dir / rundir.CONFIG_FILE)
+    saved = read_json(run_dir / rundir.CONFIG_FILE)
+    config = spec.upgrade(saved)
     curve = _learning_curve(run_dir, learning_curve)
     return Diagnosis(str(run_dir), spec.name, verdict, m.train, m.validation, ref, source, m.train - ref,
                      m.validation - m.train, m.unit, dataclasses.asdict(th),
-                     advice(verdict, spec.name, run_dir, config, m.variance_flags, curve), m.train_items,
-                     m.validation_items)
+                     advice(verdict, spec.name, run_dir, config, m.variance_flags, curve, _pinned(saved, config)),
+                     m.train_items, m.validation_items)
+
+
+def _pinned(saved: dict, config: dict) -> str:
+    """Flags for the options a run predates (in ``config``, its upgraded configuration, but not in
+    ``saved``): set to what the run did, so a command built on its config.json changes only what it says."""
+    return " ".join(_flag(name, value) for section, values in config.items() if isinstance(values, dict)
+                    for name, value in values.items() if name not in (saved.get(section) or {}))
 
 
 def _learning_curve(run_dir: Path, given: str | Path | None) -> dict | None:
@@ -120,10 +128,12 @@ def _flag(name: str, value: Any) -> str:
 
 
 def advice(verdict: str, task: str, run_dir: Path, config: dict, variance_flags: tuple[str, ...] = (),
-           curve: dict | None = None) -> list[str]:
+           curve: dict | None = None, pinned: str = "") -> list[str]:
     """What to try next for ``verdict``: one line each, most with a runnable ``rnnkit train`` command
-    that starts from the run's saved configuration and changes one thing."""
+    that starts from the run's saved configuration (plus ``pinned``, flags that keep options added
+    since the run was saved as they were for it) and changes one thing."""
     base = f"rnnkit train --task {task} --config {shlex.quote(str(run_dir / rundir.CONFIG_FILE))}"
+    base += f" {pinned}" if pinned else ""
 
     def command(why: str, flags: str, suffix: str) -> str:
         return f"{why}: {base} {flags} --out {shlex.quote(str(run_dir) + '-' + suffix)}"
