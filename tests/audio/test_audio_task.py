@@ -101,6 +101,24 @@ def test_a_clip_alone_and_in_a_padded_batch_get_the_same_probabilities(pooling):
     torch.testing.assert_close(alone.softmax(-1)[0], batch.softmax(-1)[1], atol=1e-5, rtol=1e-5)
 
 
+
+def test_convolutions_run_channels_last_with_the_same_results(tmp_path):
+    """The blocks keep channels-last weights (activations follow): the numbers of the contiguous layout,
+    and a saved and loaded model keeps the layout."""
+    import copy
+    torch.manual_seed(0)
+    model = CRNN(CRNNConfig(channels=4, hidden_size=8), 40, 3).eval()
+    assert all(b["conv"].weight.is_contiguous(memory_format=torch.channels_last) for b in model.blocks)
+    plain = copy.deepcopy(model).to(memory_format=torch.contiguous_format)
+    assert not plain.blocks[1]["conv"].weight.is_contiguous(memory_format=torch.channels_last)
+    feats, frames = torch.randn(3, 50, 40), torch.tensor([50, 31, 9])
+    with torch.no_grad():
+        torch.testing.assert_close(model(feats, frames), plain(feats, frames), atol=1e-5, rtol=1e-5)
+    root = tones_folder(tmp_path / "t", per_class=6)
+    api.train(cfg_for(root, steps=2, eval_every=2), tmp_path / "run")
+    loaded = api.load(tmp_path / "run").model
+    assert all(b["conv"].weight.is_contiguous(memory_format=torch.channels_last) for b in loaded.blocks)
+
 def test_mixup_blends_frames_and_targets(tmp_path):
     """With mixup a step trains on ``lam * x_i + (1 - lam) * x_j`` against the same blend of the two
     clips' losses, seeded per batch."""

@@ -259,3 +259,110 @@ def test_cuda_request_without_gpu_is_a_clear_error(tmp_path, tiny_file):
         pytest.skip("a GPU is present")
     with pytest.raises(RnnkitError, match="no CUDA GPU"):
         rnnkit.train(tiny_config(tiny_file, device="cuda"), tmp_path / "run")
+
+
+def test_weight_average_follows_its_formula():
+    """--ema: avg <- d avg + (1 - d) w with d = min(decay, (1 + n) / (10 + n)); batch norm's running
+    statistics averaged alike, its batch counter taken live; ``applied`` swaps the average in and out."""
+    from rnnkit.core.ema import WeightAverage
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+    w0, m0 = model[0].weight.detach().clone(), model[1].running_mean.clone()
+    avg = WeightAverage(model, 0.9)
+    model(torch.randn(8, 2))  # moves the running statistics and the counter
+    with torch.no_grad():
+        model[0].weight.add_(1.0)
+    avg.update()
+    d = 1 / 10
+    state = avg.state_dict()
+    torch.testing.assert_close(state["0.weight"], d * w0 + (1 - d) * model[0].weight.detach())
+    torch.testing.assert_close(state["1.running_mean"], d * m0 + (1 - d) * model[1].running_mean)
+    assert int(state["1.num_batches_tracked"]) == 1
+    w1 = model[0].weight.detach().clone()
+    with torch.no_grad():
+        model[0].weight.add_(1.0)
+    avg.update()
+    d2 = min(0.9, 2 / 11)
+    expected = d2 * (d * w0 + (1 - d) * w1) + (1 - d2) * model[0].weight.detach()
+    torch.testing.assert_close(avg.state_dict()["0.weight"], expected)
+    raw = model[0].weight.detach().clone()
+    with avg.applied():
+        torch.testing.assert_close(model[0].weight.detach(), expected)
+    torch.testing.assert_close(model[0].weight.detach(), raw)
+
+
+class _SlopeTask:
+    """One weight w, loss = w (gradient 1): plain SGD walks w down by lr a step; validation reports w."""
+
+    def __init__(self):
+        self.model = torch.nn.Linear(1, 1, bias=False)
+        with torch.no_grad():
+            self.model.weight.fill_(1.0)
+        self.progress = 0.0
+
+    def steps_per_epoch(self):
+        return 4
+
+    def batches(self, epoch, start):
+        for _ in range(start, 4):
+            yield None
+
+    def loss(self, batch, carry):
+        return self.model.weight.sum(), None, 1
+
+    def validate(self):
+        return float(self.model.weight.detach())
+
+    def checkpoint_meta(self):
+        return {"kind": "test"}
+
+    def checkpoint_tensors(self):
+        return {}
+
+
+def test_ema_is_what_the_loop_validates_saves_and_ends_with(tmp_path):
+    from rnnkit.core.trainer import fit
+    cfg = TrainConfig(steps=8, optimizer="sgd", momentum=0.0, lr=0.1, lr_schedule="constant", clip_norm=0.0,
+                      eval_every=4, ema=0.5, precision="fp32")
+    w, avg, n, expected = 1.0, 1.0, 0, {}
+    for step in range(1, 9):
+        w -= 0.1
+        d = min(0.5, (1 + n) / (10 + n))
+        avg, n = d * avg + (1 - d) * w, n + 1
+        expected[step] = (w, avg)
+    task = _SlopeTask()
+    res = fit(task, cfg, tmp_path, torch.device("cpu"))
+    vals = {r["step"]: r["val_loss"] for r in res.history if r["kind"] == "val"}
+    assert vals == pytest.approx({4: expected[4][1], 8: expected[8][1]})
+    tensors, meta = checkpoint.load(tmp_path / "last.safetensors")
+    assert float(tensors["model/weight"]) == pytest.approx(expected[8][1])  # what commands load
+    assert float(tensors["raw/weight"]) == pytest.approx(expected[8][0])  # what a resumed run trains on
+    assert meta["loop"]["ema_updates"] == 8
+    assert float(task.model.weight) == pytest.approx(expected[8][1])
+    # killed after step 6 (last checkpoint at 4) and resumed: the same average at the end
+    cut = tmp_path / "cut"
+    fit(_SlopeTask(), cfg, cut, torch.device("cpu"), stop_after=6)
+    res = fit(_SlopeTask(), cfg, cut, torch.device("cpu"), resume_from=cut / "last.safetensors")
+    assert [r["val_loss"] for r in res.history if r["kind"] == "val"] == pytest.approx(list(vals.values()))
+    assert float(checkpoint.load(cut / "last.safetensors")[0]["model/weight"]) == pytest.approx(expected[8][1])
+    with pytest.raises(RnnkitError, match="ema"):
+        TrainConfig(ema=1.0)
+
+
+def test_ema_text_run_resumes_exactly(tmp_path, tiny_file):
+    cfg = tiny_config(tiny_file, steps=30, eval_every=10, log_every=4, ema=0.9)
+    cfg.rnn.dropout = 0.2
+    rnnkit.train(cfg, tmp_path / "full")
+    rnnkit.train(cfg, tmp_path / "cut", stop_after=17)
+    rnnkit.train(rnnkit.resume_config(tmp_path / "cut", {}), tmp_path / "cut", resume=True)
+    assert losses(tmp_path / "cut") == losses(tmp_path / "full")
+    a = checkpoint.load(tmp_path / "full" / "last.safetensors")[0]
+    b = checkpoint.load(tmp_path / "cut" / "last.safetensors")[0]
+    assert any(k.startswith("raw/") for k in a)
+    assert any(not torch.equal(a[k], a["raw/" + k[6:]]) for k in a if k.startswith("model/"))
+    for k in a:
+        if k.startswith(("model/", "raw/")):
+            torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+    lm = rnnkit.load(tmp_path / "full", which="last", mix=False)
+    for k, v in lm.model.state_dict().items():
+        torch.testing.assert_close(v, a["model/" + k], rtol=0, atol=0)

@@ -150,3 +150,7 @@ def test_audio_run_against_a_linear_classifier(tmp_path):
     assert lines and all("--top-db 0 --floor hard --" in a for a in lines)
     args = shlex.split(lines[0].split(": ", 1)[1])
     assert args[args.index("--top-db") + 1] == "0" and args.count("--top-db") == 1
+    # and its report's configuration table shows the features it was trained with
+    from rnnkit.report import run_report
+    page = run_report.build_report(tmp_path / "run").replace(" ", "")
+    assert "<td>top_db</td><td>0.0</td>" in page and "<td>floor</td><td>&quot;hard&quot;</td>" in page

@@ -1,11 +1,12 @@
 """The one training loop every rnnkit task shares.
 
-A task (language modeling now; translation, forecasting and audio later) gives the loop a
-model, seeded batches, a loss and a validation score through the small :class:`Task`
-protocol. The loop owns everything else: optimizer and schedule, gradient clipping by norm
-and by value (counting clipped steps), the step/epoch/wall-clock budget, validation, early
-stopping, NaN detection, the metrics log, progress events and atomic checkpoints that let a
-killed run resume exactly (RNG state, data position and the carried hidden state included).
+A task (language modeling, translation, forecasting, audio) gives the loop a model, seeded
+batches, a loss and a validation score through the small :class:`Task` protocol. The loop
+owns everything else: optimizer and schedule, gradient clipping by norm and by value
+(counting clipped steps), an optional moving average of the weights (``ema.py``), the
+step/epoch/wall-clock budget, validation, early stopping, NaN detection, the metrics log,
+progress events and atomic checkpoints that let a killed run resume exactly (RNG state, data
+position and the carried hidden state included).
 Started by torchrun, the same loop trains data-parallel (see ``distributed.py``).
 """
 
@@ -24,6 +25,7 @@ import torch
 from torch import nn
 
 from . import checkpoint, distributed
+from .ema import WeightAverage
 from .config import check_choices, option, require
 from .errors import RnnkitError, TrainingDiverged
 from .fileio import atomic_write_bytes
@@ -52,6 +54,8 @@ class TrainConfig:
     warmup_steps: int = option(0, "linear learning-rate warm-up steps")
     clip_norm: float = option(1.0, "clip the gradient norm to this (0 = off)")
     clip_value: float = option(0.0, "clip every gradient element to [-v, v] (0 = off)")
+    ema: float = option(0.0, "keep an exponential moving average of the weights with this decay per step (e.g. "
+                        "0.999); validation, checkpoints' model and the trained model are the average (0 = off)")
     data_fraction: float = option(1.0, "train on this seeded fraction (0 < F <= 1) of the training split only "
                                   "(validation and test stay whole): quick cycles, learning curves")
     patience: int = option(0, "early stopping: stop after this many validations without improvement (0 = off)")
@@ -77,6 +81,7 @@ class TrainConfig:
         require(self.max_time is None or self.max_time > 0, "max_time", f"must be positive, got {self.max_time}")
         require(self.lr > 0, "lr", f"must be positive, got {self.lr}")
         require(0 < self.data_fraction <= 1, "data_fraction", f"must be in (0, 1], got {self.data_fraction}")
+        require(0 <= self.ema < 1, "ema", f"must be in [0, 1) (0 = off), got {self.ema}")
         for name in ("weight_decay", "momentum", "clip_norm", "clip_value", "warmup_steps", "patience"):
             require(getattr(self, name) >= 0, name, f"must be 0 or more, got {getattr(self, name)}")
         if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
@@ -226,6 +231,7 @@ class LoopState:
     log_steps: int = 0
     log_norm_sum: float = 0.0  # the same window's gradient norms (before clipping) and clipped steps
     log_clipped: int = 0
+    ema_updates: int = 0  # steps the weight average (--ema) has taken
 
 
 @dataclass
@@ -350,6 +356,7 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
         torch.manual_seed(distributed.rank_seed(cfg.seed))  # each rank its own dropout masks
     st = LoopState()
     carry: Carry = None
+    average: WeightAverage | None = WeightAverage(model, cfg.ema) if cfg.ema else None
     if resume_from is not None:
         tensors, meta = checkpoint.load(resume_from)
         saved_world = meta.get("runtime", {}).get("world_size", 1)
@@ -358,12 +365,17 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
                 f"--resume: {run_dir} was trained by {saved_world} process{'es' if saved_world > 1 else ''} and "
                 f"this is {world}; each process has its own random stream, so resume it with "
                 + (f"torchrun --nproc-per-node {saved_world}" if saved_world > 1 else "a single process (no torchrun)"))
-        model.load_state_dict(checkpoint.section(tensors, "model"))
+        # With --ema a checkpoint's model is the average and ``raw/`` the weights training goes on from.
+        raw = checkpoint.section(tensors, "raw")
+        model.load_state_dict(raw or checkpoint.section(tensors, "model"))
         optimizer.load_state_dict(checkpoint.join_optimizer_state(checkpoint.section(tensors, "optim"), meta["optimizer"]))
         _restore_rng(tensors, device)
         carry = _carry_from(checkpoint.section(tensors, "carry"), device)
         st = LoopState(**meta["loop"])
         st.stopped = ""
+        if cfg.ema:  # resumed as saved; a run that had no average starts one from its weights
+            average = WeightAverage(model, cfg.ema, checkpoint.section(tensors, "model") if raw else None,
+                                    st.ema_updates if raw else 0)
     runtime, notes = runtime_info(model, cfg, device, resolve_precision(cfg.precision, device))
     if world > 1 or device.type == "cuda" or cfg.compile:  # a single CPU process keeps its config.json as it was
         write_runtime(run_dir, runtime)
@@ -406,8 +418,10 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
         st.log_loss_sum, st.log_steps = running.item(), window_steps
         st.log_norm_sum, st.log_clipped = norm_sum.item(), window_clipped
         opt_tensors, opt_info = checkpoint.split_optimizer_state(optimizer.state_dict())
+        st.ema_updates = average.updates if average else 0
         tensors = {
-            **checkpoint.with_prefix("model", model.state_dict()),
+            **checkpoint.with_prefix("model", average.state_dict() if average else model.state_dict()),
+            **(checkpoint.with_prefix("raw", model.state_dict()) if average else {}),
             **checkpoint.with_prefix("optim", opt_tensors),
             **checkpoint.with_prefix("carry", _carry_tensors(carry)),
             **_rng_tensors(device),
@@ -425,7 +439,11 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
     def validate() -> float:
         model.eval()
         task.model = model  # no DDP for scoring: ranks may score different amounts
-        v = task.validate()
+        if average:
+            with average.applied():
+                v = task.validate()
+        else:
+            v = task.validate()
         task.model = train_model
         model.train()
         mean, count = v if isinstance(v, tuple) else (v, 1)
@@ -494,6 +512,8 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
                 norm_sum += norm.detach().float()
                 window_clipped += int(clipped)
                 optimizer.step()
+                if average:
+                    average.update()
                 st.clipped += int(clipped)
                 st.step += 1
                 st.batch_index += 1
@@ -550,6 +570,8 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
                                lambda e: remaining(e, sec_per_step), progress)
         st.elapsed = time.perf_counter() - start
         save(run_dir / LAST)
+        if average:  # the run ends with the model its checkpoints hold
+            average.apply()
     finally:
         log.close()
         task.model = model

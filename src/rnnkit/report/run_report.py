@@ -89,7 +89,7 @@ def build_report(run: str | Path, diagnosis: dict | None = None, device: str = "
         raise RnnkitError(f"{run_dir} is not an rnnkit run directory (no {rundir.CONFIG_FILE}); "
                           f"pass the --out of a training run")
     spec = tasks.of_run(run_dir)
-    config = read_json(run_dir / rundir.CONFIG_FILE)
+    config = spec.upgrade(read_json(run_dir / rundir.CONFIG_FILE))  # options added since, as the run did
     rows = read_metrics(run_dir)
     part = spec.api.report_view(spec.api.load(run_dir, device=device), run_dir)
     sections = [configuration(config), part.split, training(rows), diagnosis_section(diagnosis), *part.view, part.test]
