@@ -9,6 +9,7 @@ import torch
 import rnnkit
 from rnnkit.core import checkpoint
 from rnnkit.core.errors import RnnkitError, TrainingDiverged
+from rnnkit.core import trainer
 from rnnkit.core.trainer import TrainConfig, lr_factor
 
 from conftest import tiny_config
@@ -151,6 +152,8 @@ def test_lr_schedules():
                                       {"locked_dropout": True, "dropout": 0.3}, {"cell": "lstm", "precision": "bf16"},
                                       {"cell": "gru", "precision": "bf16"}])
 def test_model_options_train(tmp_path, tiny_file, model_kw):
+    if model_kw.get("precision") == "bf16" and not trainer.cpu_has_native_bf16():
+        pytest.skip("this CPU has no native bf16 (AMX or AVX512-BF16): --precision bf16 is refused here")
     cfg = tiny_config(tiny_file, steps=80, lr=1e-2, eval_every=40)
     for k, v in model_kw.items():
         setattr(cfg.train if k == "precision" else cfg.rnn, k, v)
@@ -161,6 +164,21 @@ def test_model_options_train(tmp_path, tiny_file, model_kw):
     if model_kw.get("tie_weights"):
         assert lm.model.head.weight is lm.model.embed.weight
     assert math.isfinite(rnnkit.evaluate(lm, "val", tmp_path / "run").loss)
+
+
+def test_bf16_on_a_cpu_without_it_is_refused_before_anything_is_written(tmp_path, tiny_file, monkeypatch):
+    """oneDNN has no bf16 LSTM on such CPUs (it fails deep inside the first step) and the rest runs
+    slower than fp32, so ``--precision bf16`` stops at once; ``auto`` trains in fp32 there."""
+    monkeypatch.setattr(trainer, "cpu_has_native_bf16", lambda: False)
+    cfg = tiny_config(tiny_file, steps=2)
+    cfg.train.precision = "bf16"
+    with pytest.raises(RnnkitError, match=r"--precision bf16: this CPU has no native bf16.*use --precision fp32 or auto"):
+        rnnkit.train(cfg, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    assert trainer.resolve_precision("auto", torch.device("cpu")) == "fp32"
+    cfg.train.precision = "auto"
+    rnnkit.train(cfg, tmp_path / "run")
+    assert (tmp_path / "run" / "last.safetensors").exists()
 
 
 @pytest.mark.parametrize("kw,match", [({"hidden_size": -1}, "--hidden-size"), ({"dropout": 1.0}, "--dropout"),

@@ -102,7 +102,7 @@ def train(config: AudioConfig, out: str | Path, *, resume: bool = False, overwri
     """Train a CRNN on a folder of WAV files as ``config`` says, writing the run to ``out``."""
     out = Path(out)
     config = from_dict(AudioConfig, dataclasses.asdict(config))
-    device = distributed.setup(config.train.device, config.train.batch_size, distributed.identity(config, out, resume))
+    device = distributed.setup(config.train, distributed.identity(config, out, resume))
     distributed.main_first(lambda: rundir.check_target(out, resume, overwrite))
     rate = config.features.sample_rate
     clips, parts, skipped = _prepare(config, out, resume)

@@ -113,18 +113,20 @@ def gather(t: torch.Tensor) -> list[torch.Tensor]:
 
 
 # -- starting -------------------------------------------------------------------------------------
-def setup(device_name: str, batch_size: int, identity: dict[str, Any]) -> torch.device:
+def setup(train: Any, identity: dict[str, Any]) -> torch.device:
     """Join the torchrun process group (if launched by torchrun) and return this rank's device.
 
-    ``identity`` is what every rank must agree on (the run's configuration, its directory);
-    a rank that differs is named in a one-line error on every rank. One process: only
-    :func:`rnnkit.core.trainer.resolve_device`.
+    ``train`` is the run's ``TrainConfig``: its device, batch size and precision are checked here,
+    before the run writes anything. ``identity`` is what every rank must agree on (the run's
+    configuration, its directory); a rank that differs is named in a one-line error on every rank.
+    One process: only :func:`rnnkit.core.trainer.resolve_device`.
     """
-    from .trainer import resolve_device  # the trainer imports this module
+    from .trainer import resolve_device, resolve_precision  # the trainer imports this module
 
-    device = resolve_device(device_name)
+    device, batch_size = resolve_device(train.device), train.batch_size
     n = env_world()
     if n == 1:
+        resolve_precision(train.precision, device)  # a precision this device cannot run: one line, nothing written
         return device
     if batch_size % n:
         raise RnnkitError(f"--batch-size {batch_size} is the global batch, split evenly over the {n} processes; "
@@ -147,6 +149,7 @@ def setup(device_name: str, batch_size: int, identity: dict[str, Any]) -> torch.
                                 device_id=device if device.type == "cuda" else None)
         atexit.register(_shutdown)
     check_same(identity)
+    resolve_precision(train.precision, device)
     return device
 
 

@@ -65,8 +65,8 @@ class TrainConfig:
     device: str = option("auto", "cpu, cuda, cuda:N or auto (a GPU when there is one)")
     tensorboard: bool = option(False, "also write TensorBoard event files to RUN/tensorboard "
                                "(pip install 'rnnkit[tensorboard]')")
-    precision: str = option("auto", "fp32, bf16 (mixed precision by autocast: fast on GPUs from Ampere on and "
-                            "on CPUs with AMX or AVX512-BF16, slow on other CPUs) or auto (bf16 on such GPUs and "
+    precision: str = option("auto", "fp32, bf16 (mixed precision by autocast: GPUs from Ampere on and CPUs "
+                            "with AMX or AVX512-BF16 only) or auto (bf16 on such GPUs and "
                             "CPUs, fp32 elsewhere)", ("auto", "fp32", "bf16"))
     compile: bool = option(False, "compile the model with torch.compile (helps most on a GPU; the first steps "
                            "are slow while it compiles)")
@@ -122,6 +122,10 @@ def resolve_precision(name: str, device: torch.device) -> str:
     if name == "bf16" and device.type == "cuda" and not gpu_bf16:
         raise RnnkitError(f"--precision bf16: the GPU {torch.cuda.get_device_name(device)} has no native bf16; "
                           f"use --precision fp32 or auto")
+    if name == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
+        # There oneDNN has no bf16 LSTM ("could not create a primitive descriptor") and the rest runs slower than fp32.
+        raise RnnkitError("--precision bf16: this CPU has no native bf16 (Intel AMX or AVX512-BF16); "
+                          "use --precision fp32 or auto")
     if name != "auto":
         return name
     return "bf16" if gpu_bf16 or (device.type == "cpu" and cpu_has_native_bf16()) else "fp32"

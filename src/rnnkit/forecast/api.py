@@ -119,7 +119,7 @@ def train(config: ForecastConfig, out: str | Path, *, resume: bool = False, over
     """
     out = Path(out)
     config = from_dict(ForecastConfig, dataclasses.asdict(config))  # re-validate fields set after construction
-    device = distributed.setup(config.train.device, config.train.batch_size, distributed.identity(config, out, resume))
+    device = distributed.setup(config.train, distributed.identity(config, out, resume))
     distributed.main_first(lambda: rundir.check_target(out, resume, overwrite))
     if resume:
         series = _series_from_json(read_json(out / SERIES_FILE))

@@ -71,7 +71,7 @@ def train(config: LMConfig, out: str | Path, *, resume: bool = False, overwrite:
     config = from_dict(LMConfig, dataclasses.asdict(config))  # re-validate fields set after construction
     if config.model == "ngram" and distributed.launched():
         raise RnnkitError("an n-gram model is counted in one pass, not trained: start it without torchrun")
-    device = distributed.setup(config.train.device, config.train.batch_size, distributed.identity(config, out, resume))
+    device = distributed.setup(config.train, distributed.identity(config, out, resume))
 
     def prepare() -> textdata.Corpus:  # rank 0 (the only process without torchrun)
         rundir.check_target(out, resume, overwrite)

@@ -87,7 +87,7 @@ def train(config: TranslateConfig, out: str | Path, *, resume: bool = False, ove
     """Train a translator as ``config`` says, writing the run to ``out`` (see ``rnnkit.text.api.train``)."""
     out = Path(out)
     config = from_dict(TranslateConfig, dataclasses.asdict(config))  # re-validate fields set after construction
-    device = distributed.setup(config.train.device, config.train.batch_size, distributed.identity(config, out, resume))
+    device = distributed.setup(config.train, distributed.identity(config, out, resume))
 
     def prepare():  # rank 0 (the only process without torchrun)
         rundir.check_target(out, resume, overwrite)
