@@ -39,7 +39,8 @@ from .translate.task import KIND as TRANSLATE_KIND
 from .translate.task import TranslateConfig
 
 # Options a resumed run may change: the budget and how often it reports.
-BUDGET = {"epochs", "steps", "max_time", "device", "patience", "eval_every", "log_every", "tensorboard"}
+BUDGET = {"epochs", "steps", "max_time", "device", "precision", "patience", "eval_every", "log_every", "tensorboard"}
+# (device and precision: a run moved to another machine may need others)
 
 
 @dataclass(frozen=True)

@@ -179,6 +179,13 @@ def test_bf16_on_a_cpu_without_it_is_refused_before_anything_is_written(tmp_path
     cfg.train.precision = "auto"
     rnnkit.train(cfg, tmp_path / "run")
     assert (tmp_path / "run" / "last.safetensors").exists()
+    # a run saved with bf16 (on a machine that has it) resumes here with --precision fp32
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    saved["train"]["precision"] = "bf16"
+    (tmp_path / "run" / "config.json").write_text(json.dumps(saved))
+    resumed = rnnkit.resume_config(tmp_path / "run", {"train": {"precision": "fp32", "steps": 4}})
+    rnnkit.train(resumed, tmp_path / "run", resume=True)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["train"]["precision"] == "fp32"
 
 
 @pytest.mark.parametrize("kw,match", [({"hidden_size": -1}, "--hidden-size"), ({"dropout": 1.0}, "--dropout"),
