@@ -27,7 +27,7 @@ import hashlib
 import json
 import os
 import sys
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import numpy as np
 import torch
@@ -35,6 +35,9 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from .errors import RnnkitError
+
+if TYPE_CHECKING:  # the trainer imports this module
+    from .trainer import TrainConfig
 
 T = TypeVar("T")
 
@@ -113,7 +116,7 @@ def gather(t: torch.Tensor) -> list[torch.Tensor]:
 
 
 # -- starting -------------------------------------------------------------------------------------
-def setup(train: Any, identity: dict[str, Any]) -> torch.device:
+def setup(train: TrainConfig, identity: dict[str, Any]) -> torch.device:
     """Join the torchrun process group (if launched by torchrun) and return this rank's device.
 
     ``train`` is the run's ``TrainConfig``: its device, batch size and precision are checked here,
