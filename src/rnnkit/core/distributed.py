@@ -127,9 +127,9 @@ def setup(train: TrainConfig, identity: dict[str, Any]) -> torch.device:
     from .trainer import resolve_device, resolve_precision  # the trainer imports this module
 
     device, batch_size = resolve_device(train.device), train.batch_size
+    resolve_precision(train.precision, device)  # a precision this device cannot run: one line, nothing written
     n = env_world()
     if n == 1:
-        resolve_precision(train.precision, device)  # a precision this device cannot run: one line, nothing written
         return device
     if batch_size % n:
         raise RnnkitError(f"--batch-size {batch_size} is the global batch, split evenly over the {n} processes; "
@@ -152,7 +152,6 @@ def setup(train: TrainConfig, identity: dict[str, Any]) -> torch.device:
                                 device_id=device if device.type == "cuda" else None)
         atexit.register(_shutdown)
     check_same(identity)
-    resolve_precision(train.precision, device)
     return device
 
 

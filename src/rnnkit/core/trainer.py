@@ -12,6 +12,7 @@ Started by torchrun, the same loop trains data-parallel (see ``distributed.py``)
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -443,10 +444,7 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
     def validate() -> float:
         model.eval()
         task.model = model  # no DDP for scoring: ranks may score different amounts
-        if average:
-            with average.applied():
-                v = task.validate()
-        else:
+        with average.applied() if average else contextlib.nullcontext():
             v = task.validate()
         task.model = train_model
         model.train()
