@@ -319,11 +319,12 @@ def test_weight_average_follows_its_formula():
 class _SlopeTask:
     """One weight w, loss = w (gradient 1): plain SGD walks w down by lr a step; validation reports w."""
 
-    def __init__(self):
+    def __init__(self, sign: float = 1.0):
         self.model = torch.nn.Linear(1, 1, bias=False)
         with torch.no_grad():
             self.model.weight.fill_(1.0)
         self.progress = 0.0
+        self.sign = sign  # -1: validation gets worse as w falls
 
     def steps_per_epoch(self):
         return 4
@@ -336,7 +337,7 @@ class _SlopeTask:
         return self.model.weight.sum(), None, 1
 
     def validate(self):
-        return float(self.model.weight.detach())
+        return self.sign * float(self.model.weight.detach())
 
     def checkpoint_meta(self):
         return {"kind": "test"}
@@ -372,6 +373,36 @@ def test_ema_is_what_the_loop_validates_saves_and_ends_with(tmp_path):
     assert float(checkpoint.load(cut / "last.safetensors")[0]["model/weight"]) == pytest.approx(expected[8][1])
     with pytest.raises(RnnkitError, match="ema"):
         TrainConfig(ema=1.0)
+
+
+def test_swa_averages_uniformly_from_its_start_and_the_latest_average_is_best(tmp_path):
+    """--swa 0.5 with 8 steps: raw weights validated at steps 2 and 4; from step 5 on every step's
+    weights enter a uniform average, which is validated at 6 and 8. Validation here gets worse as
+    the weight falls: by its loss the best would stay the raw step 2 (or the short average at 6)."""
+    from rnnkit.core.trainer import fit
+    cfg = TrainConfig(steps=8, optimizer="sgd", momentum=0.0, lr=0.1, lr_schedule="constant", clip_norm=0.0,
+                      eval_every=2, swa=0.5, precision="fp32")
+    w = [1.0 - 0.1 * k for k in range(9)]  # the raw weight after k steps
+    at6, at8 = sum(w[5:7]) / 2, sum(w[5:9]) / 4
+    res = fit(_SlopeTask(-1.0), cfg, tmp_path, torch.device("cpu"))
+    vals = {r["step"]: r["val_loss"] for r in res.history if r["kind"] == "val"}
+    assert vals == pytest.approx({2: -w[2], 4: -w[4], 6: -at6, 8: -at8})
+    best, meta = checkpoint.load(tmp_path / "best.safetensors")
+    assert float(best["model/weight"]) == pytest.approx(at8) and meta["loop"]["best_step"] == 8
+    last, meta = checkpoint.load(tmp_path / "last.safetensors")
+    assert float(last["model/weight"]) == pytest.approx(at8) and float(last["raw/weight"]) == pytest.approx(w[8])
+    assert meta["loop"]["ema_updates"] == 4
+    for cut_after in (3, 7):  # killed before the average began (resumed from step 2) and after (from step 6)
+        cut = tmp_path / f"cut{cut_after}"
+        fit(_SlopeTask(-1.0), cfg, cut, torch.device("cpu"), stop_after=cut_after)
+        task = _SlopeTask(-1.0)
+        res = fit(task, cfg, cut, torch.device("cpu"), resume_from=cut / "last.safetensors")
+        assert res.history[-1]["val_loss"] == pytest.approx(-at8) and float(task.model.weight) == pytest.approx(at8)
+        assert float(checkpoint.load(cut / "best.safetensors")[0]["model/weight"]) == pytest.approx(at8)
+    with pytest.raises(RnnkitError, match="choose one"):
+        TrainConfig(ema=0.9, swa=0.5)
+    with pytest.raises(RnnkitError, match="swa"):
+        TrainConfig(swa=1.0)
 
 
 def test_ema_text_run_resumes_exactly(tmp_path, tiny_file):

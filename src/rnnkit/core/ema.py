@@ -1,10 +1,14 @@
-"""An exponential moving average of a model's weights (``--ema DECAY``, Keras' ``use_ema``).
+"""Averages of a model's weights along training: an exponential moving average (``--ema DECAY``,
+Keras' ``use_ema``) or a uniform one (``--swa START``, stochastic weight averaging, Izmailov et
+al. 2018; PyTorch Lightning's ``StochasticWeightAveraging(swa_epoch_start=START)``).
 
-After every optimizer step the average moves toward the weights, ``avg <- d avg + (1 - d) w``,
-with ``d = min(DECAY, (1 + n) / (10 + n))`` after ``n`` updates (TensorFlow's
+After every optimizer step the average moves toward the weights, ``avg <- d avg + (1 - d) w``.
+With a decay, ``d = min(DECAY, (1 + n) / (10 + n))`` after ``n`` updates (TensorFlow's
 ``ExponentialMovingAverage`` with ``num_updates``), so the first averages are not held near the
-initialization. Floating-point buffers (batch norm's running statistics) are averaged alike;
-integer ones (its batch counter) are taken as they are.
+initialization; that bound also keeps the window short, about the last ``n / 9`` steps. Without
+one (SWA), ``d = n / (n + 1)``: every step since the first update weighs the same. Floating-point
+buffers (batch norm's running statistics) are averaged alike; integer ones (its batch counter)
+are taken as they are.
 
 The training loop validates the average, stores it as a checkpoint's model (so every command that
 loads a run uses it) and ends with it in the model; the raw weights go into checkpoints only for
@@ -21,9 +25,10 @@ from torch import nn
 
 
 class WeightAverage:
-    """The moving average of ``model``'s floating-point state; ``state`` resumes a saved one."""
+    """The average of ``model``'s floating-point state: exponential with ``decay``, uniform with ``None``;
+    ``state`` resumes a saved one."""
 
-    def __init__(self, model: nn.Module, decay: float, state: dict[str, torch.Tensor] | None = None,
+    def __init__(self, model: nn.Module, decay: float | None, state: dict[str, torch.Tensor] | None = None,
                  updates: int = 0):
         self.model, self.decay, self.updates = model, decay, updates
         live = model.state_dict()  # detached views of the parameters and buffers themselves
@@ -34,7 +39,8 @@ class WeightAverage:
 
     def update(self) -> None:
         """One step of the average toward the model's current weights."""
-        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        n = self.updates
+        d = n / (n + 1) if self.decay is None else min(self.decay, (1 + n) / (10 + n))
         self.updates += 1
         with torch.no_grad():
             for a, t in zip(self.avg, self.live):

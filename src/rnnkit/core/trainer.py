@@ -3,7 +3,7 @@
 A task (language modeling, translation, forecasting, audio) gives the loop a model, seeded
 batches, a loss and a validation score through the small :class:`Task` protocol. The loop
 owns everything else: optimizer and schedule, gradient clipping by norm and by value
-(counting clipped steps), an optional moving average of the weights (``ema.py``), the
+(counting clipped steps), an optional average of the weights (``ema.py``: --ema or --swa), the
 step/epoch/wall-clock budget, validation, early stopping, NaN detection, the metrics log,
 progress events and atomic checkpoints that let a killed run resume exactly (RNG state, data
 position and the carried hidden state included).
@@ -57,6 +57,9 @@ class TrainConfig:
     clip_value: float = option(0.0, "clip every gradient element to [-v, v] (0 = off)")
     ema: float = option(0.0, "keep an exponential moving average of the weights with this decay per step (e.g. "
                         "0.999); validation, checkpoints' model and the trained model are the average (0 = off)")
+    swa: float = option(0.0, "stochastic weight averaging: from this fraction of the budget on (e.g. 0.5) average "
+                        "the weights after every step, all alike; validation, checkpoints' model and the trained "
+                        "model are the average, and each averaged checkpoint is the best so far (0 = off)")
     data_fraction: float = option(1.0, "train on this seeded fraction (0 < F <= 1) of the training split only "
                                   "(validation and test stay whole): quick cycles, learning curves")
     patience: int = option(0, "early stopping: stop after this many validations without improvement (0 = off)")
@@ -83,6 +86,9 @@ class TrainConfig:
         require(self.lr > 0, "lr", f"must be positive, got {self.lr}")
         require(0 < self.data_fraction <= 1, "data_fraction", f"must be in (0, 1], got {self.data_fraction}")
         require(0 <= self.ema < 1, "ema", f"must be in [0, 1) (0 = off), got {self.ema}")
+        require(0 <= self.swa < 1, "swa", f"must be in [0, 1) (0 = off), got {self.swa}")
+        if self.ema and self.swa:
+            raise RnnkitError("--ema and --swa both average the weights; choose one (set the other to 0)")
         for name in ("weight_decay", "momentum", "clip_norm", "clip_value", "warmup_steps", "patience"):
             require(getattr(self, name) >= 0, name, f"must be 0 or more, got {getattr(self, name)}")
         if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
@@ -236,7 +242,7 @@ class LoopState:
     log_steps: int = 0
     log_norm_sum: float = 0.0  # the same window's gradient norms (before clipping) and clipped steps
     log_clipped: int = 0
-    ema_updates: int = 0  # steps the weight average (--ema) has taken
+    ema_updates: int = 0  # steps the weight average (--ema or --swa) has taken
 
 
 @dataclass
@@ -370,7 +376,7 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
                 f"--resume: {run_dir} was trained by {saved_world} process{'es' if saved_world > 1 else ''} and "
                 f"this is {world}; each process has its own random stream, so resume it with "
                 + (f"torchrun --nproc-per-node {saved_world}" if saved_world > 1 else "a single process (no torchrun)"))
-        # With --ema a checkpoint's model is the average and ``raw/`` the weights training goes on from.
+        # With an average a checkpoint's model is the average and ``raw/`` the weights training goes on from.
         raw = checkpoint.section(tensors, "raw")
         model.load_state_dict(raw or checkpoint.section(tensors, "model"))
         optimizer.load_state_dict(checkpoint.join_optimizer_state(checkpoint.section(tensors, "optim"), meta["optimizer"]))
@@ -381,6 +387,8 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
         if cfg.ema:  # resumed as saved; a run that had no average starts one from its weights
             average = WeightAverage(model, cfg.ema, checkpoint.section(tensors, "model") if raw else None,
                                     st.ema_updates if raw else 0)
+        elif cfg.swa and raw:  # a run killed before its average began starts it when the budget says
+            average = WeightAverage(model, None, checkpoint.section(tensors, "model"), st.ema_updates)
     runtime, notes = runtime_info(model, cfg, device, resolve_precision(cfg.precision, device))
     if world > 1 or device.type == "cuda" or cfg.compile:  # a single CPU process keeps its config.json as it was
         write_runtime(run_dir, runtime)
@@ -486,6 +494,8 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
             for batch in task.batches(st.epoch, st.batch_index):
                 elapsed = time.perf_counter() - start
                 task.progress = progress(elapsed)
+                if cfg.swa and average is None and task.progress >= cfg.swa:
+                    average = WeightAverage(model, None)  # SWA begins
                 lr = cfg.lr * lr_factor(cfg, st.step, task.progress, st.plateau_scale)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
@@ -556,6 +566,7 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
                     window_start, window_tokens, window_steps = now, 0, 0
                 if st.step % cfg.eval_every == 0 or done_steps or done_time:
                     _evaluate_and_save(st, cfg, validate, save, log, run_dir, on_event if main else None, start,
+                                       bool(cfg.swa and average),
                                        lambda e: remaining(e, sec_per_step), progress)
                     window_start = time.perf_counter()
                 if done_steps:
@@ -569,7 +580,7 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
         last = log.rows[-1] if log.rows else {}
         if last.get("kind") != "val" or last.get("step") != st.step:  # the budget ended between validations
             _evaluate_and_save(st, cfg, validate, save, log, run_dir, on_event if main else None, start,
-                               lambda e: remaining(e, sec_per_step), progress)
+                               bool(cfg.swa and average), lambda e: remaining(e, sec_per_step), progress)
         st.elapsed = time.perf_counter() - start
         save(run_dir / LAST)
         if average:  # the run ends with the model its checkpoints hold
@@ -585,11 +596,15 @@ def _finite(x: float) -> float | None:
 
 
 def _evaluate_and_save(st: LoopState, cfg: TrainConfig, validate, save, log: MetricsLog, run_dir: Path,
-                       on_event, start: float, remaining, progress) -> None:
-    """Validate, update best/early-stopping/plateau state, write the log row and checkpoints."""
+                       on_event, start: float, latest_is_best: bool, remaining, progress) -> None:
+    """Validate, update best/early-stopping/plateau state, write the log row and checkpoints.
+
+    ``latest_is_best``: the weights are an SWA average, which only gets better with more steps, so the
+    checkpoint is the best whatever its validation loss (a held-out loss tends to favour the first,
+    short averages; on FSDD's unseen speakers the full one did better)."""
     val = validate()
     st.last_val = val
-    improved = val < st.best_val
+    improved = latest_is_best or val < st.best_val
     if improved:
         st.best_val, st.best_step, st.bad_evals = val, st.step, 0
     else:
