@@ -471,6 +471,11 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
         late = cfg.max_time is not None and time.perf_counter() - start >= cfg.max_time
         return distributed.any_rank(late) if world > 1 and cfg.max_time is not None else late
 
+    def swa_begins(fraction: float) -> bool:
+        # a wall-clock budget puts ranks at different fractions: they agree, or only some would save (and hang)
+        begins = fraction >= cfg.swa
+        return distributed.any_rank(begins) if world > 1 and cfg.max_time is not None else begins
+
     bf16 = resolve_precision(cfg.precision, device) == "bf16"
     model.train()
     task.model = train_model
@@ -494,8 +499,8 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
             for batch in task.batches(st.epoch, st.batch_index):
                 elapsed = time.perf_counter() - start
                 task.progress = progress(elapsed)
-                if cfg.swa and average is None and task.progress >= cfg.swa:
-                    average = WeightAverage(model, None)  # SWA begins
+                if cfg.swa and average is None and swa_begins(task.progress):
+                    average = WeightAverage(model, None)
                 lr = cfg.lr * lr_factor(cfg, st.step, task.progress, st.plateau_scale)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
