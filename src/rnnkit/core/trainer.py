@@ -467,14 +467,12 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
             )
         return mean
 
-    def out_of_time() -> bool:
-        late = cfg.max_time is not None and time.perf_counter() - start >= cfg.max_time
-        return distributed.any_rank(late) if world > 1 and cfg.max_time is not None else late
+    def clock_agreed(flag: bool) -> bool:
+        # a decision read off a rank's own clock: the ranks agree, or only some would save (and hang)
+        return distributed.any_rank(flag) if world > 1 and cfg.max_time is not None else flag
 
-    def swa_begins(fraction: float) -> bool:
-        # a wall-clock budget puts ranks at different fractions: they agree, or only some would save (and hang)
-        begins = fraction >= cfg.swa
-        return distributed.any_rank(begins) if world > 1 and cfg.max_time is not None else begins
+    def out_of_time() -> bool:
+        return clock_agreed(cfg.max_time is not None and time.perf_counter() - start >= cfg.max_time)
 
     bf16 = resolve_precision(cfg.precision, device) == "bf16"
     model.train()
@@ -499,7 +497,7 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
             for batch in task.batches(st.epoch, st.batch_index):
                 elapsed = time.perf_counter() - start
                 task.progress = progress(elapsed)
-                if cfg.swa and average is None and swa_begins(task.progress):
+                if cfg.swa and average is None and clock_agreed(task.progress >= cfg.swa):
                     average = WeightAverage(model, None)
                 lr = cfg.lr * lr_factor(cfg, st.step, task.progress, st.plateau_scale)
                 for group in optimizer.param_groups:
