@@ -116,14 +116,16 @@ def part_speed(args) -> None:
 
     minimal_steps(3), rnnkit_steps(3)
     mins, ours = [], []
-    for _ in range(3):  # interleaved, so machine noise hits both alike
-        mins.append(minimal_steps(20))
-        ours.append(rnnkit_steps(20))
+    for _ in range(args.repeats):  # interleaved, so machine noise hits both alike
+        mins.append(minimal_steps(30))
+        ours.append(rnnkit_steps(30))
     print("| measure | clips/s |\n|---|---:|")
     print(f"| classify (batches of 64, features included) | {infer:,.0f} |")
     print(f"| train, minimal hand-written loop (no augmentation) | {np.median(mins):,.0f} |")
     print(f"| train, rnnkit's task step (no augmentation) | {np.median(ours):,.0f} |")
-    print(f"\nrnnkit / minimal: {np.median(ours) / np.median(mins):.3f}")
+    ratios = np.array(ours) / np.array(mins)  # each repeat's pair, taken back to back
+    print(f"\nrnnkit / minimal: {np.median(ours) / np.median(mins):.3f} (medians of {args.repeats} interleaved "
+          f"repeats of 30 steps; pairwise {ratios.min():.3f}-{ratios.max():.3f})")
 
 
 def main() -> int:
@@ -133,6 +135,7 @@ def main() -> int:
     p.add_argument("--steps", type=int, help="train every model this many steps instead of --max-time seconds: "
                    "with OMP_NUM_THREADS=1 every run on one machine gives the same figures, whatever its load (a screen)")
     p.add_argument("--out", type=Path, default=Path("runs/audio-fsdd"))
+    p.add_argument("--repeats", type=int, default=7, help="--part speed: interleaved repeats of each training loop")
     p.add_argument("--set", nargs="+", default=[], metavar="SECTION.FIELD=VALUE",
                    help="change an option of every run, e.g. augment.vtlp=0.1 or model.hidden_size=64")
     args = p.parse_args()

@@ -71,6 +71,8 @@ def test_config_defaults_and_validation():
         (dict(f_max=5000.0), "--f-max"),
         (dict(top_db=-1.0), "--top-db"),
         (dict(floor="clamp"), "--floor"),
+        (dict(preemphasis=1.0), "--preemphasis"),
+        (dict(preemphasis=-0.1), "--preemphasis"),
         (dict(features="mfcc", n_mfcc=41), "--n-mfcc"),
         (dict(n_mels=200), "--n-mels"),  # bands ~12 Hz apart, FFT bins 31.25 Hz: some bands are empty
     ]:
@@ -93,11 +95,12 @@ def test_shapes_and_frame_lengths():
     assert mfcc.shape == (4, 101, 13) and frames.tolist() == [101, 51, 1, 2]
 
 
-@pytest.mark.parametrize("features,top_db,floor", [("logmel", 0.0, "soft"), ("mfcc", 0.0, "soft"),
-                                                   ("logmel", 30.0, "soft"), ("mfcc", 30.0, "soft"),
-                                                   ("logmel", 30.0, "hard"), ("mfcc", 30.0, "hard")])
-def test_clip_alone_equals_clip_in_padded_batch(features, top_db, floor):
-    logmel = LogMel(FeatureConfig(features=features, top_db=top_db, floor=floor))
+@pytest.mark.parametrize("features,top_db,floor,pre", [("logmel", 0.0, "soft", 0.0), ("mfcc", 0.0, "soft", 0.0),
+                                                       ("logmel", 30.0, "soft", 0.0), ("mfcc", 30.0, "soft", 0.0),
+                                                       ("logmel", 30.0, "hard", 0.0), ("mfcc", 30.0, "hard", 0.0),
+                                                       ("logmel", 30.0, "soft", 0.97)])
+def test_clip_alone_equals_clip_in_padded_batch(features, top_db, floor, pre):
+    logmel = LogMel(FeatureConfig(features=features, top_db=top_db, floor=floor, preemphasis=pre))
     short, long = noise(3037, 1), noise(8000, 2)  # 3037 is not a multiple of the hop
     alone, n_alone = logmel(short[None], torch.tensor([3037]))
     batch = torch.zeros(2, 8000)
@@ -139,6 +142,19 @@ def test_logmel_and_mfcc_equal_the_reference():
     mfcc, _ = LogMel(mfcc_cfg)(x[None], torch.tensor([5000]))
     expected_mfcc = scipy_fft.dct(expected, type=2, norm="ortho", axis=1)[:, :20]  # as librosa.feature.mfcc
     np.testing.assert_allclose(mfcc[0].numpy(), expected_mfcc, atol=1e-4, rtol=0)
+
+
+def test_preemphasis_equals_librosa_and_raises_the_high_band():
+    librosa = pytest.importorskip("librosa")
+    x = noise(4000, 3)
+    cfg = FeatureConfig(top_db=0.0, preemphasis=0.97)
+    ours, _ = LogMel(cfg)(x[None], torch.tensor([4000]))
+    emphasized = librosa.effects.preemphasis(x.numpy().astype(np.float64), coef=0.97, zi=[0.0])
+    np.testing.assert_allclose(ours[0].numpy(), reference_logmel(emphasized, cfg), atol=2e-4, rtol=0)
+    # white noise: the filter |1 - 0.97 e^-iw|^2 takes ~30 dB off the lowest band, adds ~6 dB at the top
+    plain, _ = LogMel(FeatureConfig(top_db=0.0))(x[None], torch.tensor([4000]))
+    gain_db = (ours[0] - plain[0]).mean(0) * 10 / np.log(10)
+    assert gain_db[0] < -20 and 4 < gain_db[-1] < 7
 
 
 def test_tone_peaks_in_its_mel_band():

@@ -59,6 +59,8 @@ class FeatureConfig:
     floor: str = option("soft", "how the --top-db floor is applied: soft adds the floor's power to every mel "
                         "power before the log (cells near the floor keep a trace of their level); hard raises "
                         "every log energy to the floor", FLOORS)
+    preemphasis: float = option(0.0, "pre-emphasis x[n] - a x[n-1] before the STFT (0.97 is common; 0 = off): "
+                                "raises the high frequencies, so the --top-db floor hides less of them")
 
     def __post_init__(self) -> None:
         check_choices(self)
@@ -75,6 +77,7 @@ class FeatureConfig:
                 f"must be above --f-min ({self.f_min:g}) and at most {nyquist:g} Hz (half the sample rate), "
                 f"got {self.f_max}")
         require(self.top_db >= 0, "top_db", f"must be 0 (off) or more, got {self.top_db}")
+        require(0 <= self.preemphasis < 1, "preemphasis", f"must be in [0, 1), got {self.preemphasis}")
         if self.features == "mfcc":
             require(1 <= self.n_mfcc <= self.n_mels, "n_mfcc",
                     f"must be between 1 and --n-mels ({self.n_mels}), got {self.n_mfcc}")
@@ -198,6 +201,8 @@ class LogMel(torch.nn.Module):
         lengths = lengths.to(device=wave.device, dtype=torch.long)
         inside = torch.arange(n, device=wave.device)[None, :] < lengths[:, None]
         wave = wave * inside  # zero the batch padding: each clip is zero past its end
+        if self.cfg.preemphasis:  # x[n] - a x[n-1], with x[-1] = 0; zero again past each clip's end
+            wave = torch.cat([wave[:, :1], wave[:, 1:] - self.cfg.preemphasis * wave[:, :-1]], dim=1) * inside
         spec = torch.stft(wave, self.cfg.n_fft, self.cfg.hop_length, window=self.window.to(wave.dtype),
                           center=True, pad_mode="constant", return_complex=True)  # (B, bins, T)
         power = spec.real.square() + spec.imag.square()

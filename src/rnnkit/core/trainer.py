@@ -389,7 +389,8 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
                                     st.ema_updates if raw else 0)
         elif cfg.swa and raw:  # a run killed before its average began starts it when the budget says
             average = WeightAverage(model, None, checkpoint.section(tensors, "model"), st.ema_updates)
-    runtime, notes = runtime_info(model, cfg, device, resolve_precision(cfg.precision, device))
+    precision = resolve_precision(cfg.precision, device)
+    runtime, notes = runtime_info(model, cfg, device, precision)
     if world > 1 or device.type == "cuda" or cfg.compile:  # a single CPU process keeps its config.json as it was
         write_runtime(run_dir, runtime)
     if main:
@@ -474,7 +475,11 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
     def out_of_time() -> bool:
         return clock_agreed(cfg.max_time is not None and time.perf_counter() - start >= cfg.max_time)
 
-    bf16 = resolve_precision(cfg.precision, device) == "bf16"
+    def evaluate_and_save() -> None:
+        _evaluate_and_save(st, cfg, validate, save, log, run_dir, on_event if main else None, start,
+                           bool(cfg.swa and average), lambda e: remaining(e, sec_per_step), progress)
+
+    bf16 = precision == "bf16"
     model.train()
     task.model = train_model
     start = time.perf_counter() - st.elapsed
@@ -568,9 +573,7 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
                     window_clipped = 0
                     window_start, window_tokens, window_steps = now, 0, 0
                 if st.step % cfg.eval_every == 0 or done_steps or done_time:
-                    _evaluate_and_save(st, cfg, validate, save, log, run_dir, on_event if main else None, start,
-                                       bool(cfg.swa and average),
-                                       lambda e: remaining(e, sec_per_step), progress)
+                    evaluate_and_save()
                     window_start = time.perf_counter()
                 if done_steps:
                     st.stopped = step_limit
@@ -582,8 +585,7 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, device: torch.device,
                     break
         last = log.rows[-1] if log.rows else {}
         if last.get("kind") != "val" or last.get("step") != st.step:  # the budget ended between validations
-            _evaluate_and_save(st, cfg, validate, save, log, run_dir, on_event if main else None, start,
-                               bool(cfg.swa and average), lambda e: remaining(e, sec_per_step), progress)
+            evaluate_and_save()
         st.elapsed = time.perf_counter() - start
         save(run_dir / LAST)
         if average:  # the run ends with the model its checkpoints hold
