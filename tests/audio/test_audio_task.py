@@ -244,7 +244,8 @@ def test_ensemble_trains_each_member_and_round_trips(tmp_path):
 
 
 def test_a_run_saved_before_top_db_keeps_its_unfloored_features(tmp_path):
-    """Runs written before --top-db existed load and resume without the floor, as they were trained."""
+    """Runs written before --top-db (or --trim-db) existed load and resume without the floor (or the
+    trimming), as they were trained."""
     from rnnkit.audio.task import config_from_meta
     from rnnkit.core import checkpoint
 
@@ -253,16 +254,19 @@ def test_a_run_saved_before_top_db_keeps_its_unfloored_features(tmp_path):
     api.train(cfg_for(root, steps=4, eval_every=2), run)
     _, meta = checkpoint.load(run / "last.safetensors")
     assert (config_from_meta(meta).features.top_db, config_from_meta(meta).features.floor) == (30.0, "soft")
+    assert config_from_meta(meta).features.trim_db == 40.0
+    del meta["config"]["features"]["trim_db"]  # saved before --trim-db: its clips were not trimmed
+    assert config_from_meta(meta).features.trim_db == 0.0
     del meta["config"]["features"]["floor"]  # saved after --top-db, before --floor: a hard floor
     assert (config_from_meta(meta).features.top_db, config_from_meta(meta).features.floor) == (30.0, "hard")
     del meta["config"]["features"]["top_db"]
     assert config_from_meta(meta).features.top_db == 0.0
     saved = json.loads((run / "config.json").read_text())
-    del saved["features"]["top_db"], saved["features"]["floor"]
+    del saved["features"]["top_db"], saved["features"]["floor"], saved["features"]["trim_db"]
     (run / "config.json").write_text(json.dumps(saved))
     ok(cli("train", "--out", run, "--resume", "--steps", "6"))
     features = json.loads((run / "config.json").read_text())["features"]
-    assert (features["top_db"], features["floor"]) == (0.0, "hard")
+    assert (features["top_db"], features["floor"], features["trim_db"]) == (0.0, "hard", 0.0)
 
 
 # -- the command line ----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from rnnkit.audio.features import (
     hz_to_mel,
     mel_filterbank,
     mel_to_hz,
+    trim_frames,
     warp_frequencies,
 )
 from rnnkit.core.errors import RnnkitError
@@ -73,6 +74,7 @@ def test_config_defaults_and_validation():
         (dict(floor="clamp"), "--floor"),
         (dict(preemphasis=1.0), "--preemphasis"),
         (dict(preemphasis=-0.1), "--preemphasis"),
+        (dict(trim_db=-1.0), "--trim-db"),
         (dict(features="mfcc", n_mfcc=41), "--n-mfcc"),
         (dict(n_mels=200), "--n-mels"),  # bands ~12 Hz apart, FFT bins 31.25 Hz: some bands are empty
     ]:
@@ -111,6 +113,60 @@ def test_clip_alone_equals_clip_in_padded_batch(features, top_db, floor, pre):
     # The padding's content does not matter: it is zeroed before the STFT.
     batch[1, 3037:] = 1.0
     torch.testing.assert_close(logmel(batch, torch.tensor([8000, 3037]))[0], feats, atol=0, rtol=0)
+
+
+def around(x: torch.Tensor, before: int, after: int, noise_db: float | None = None) -> torch.Tensor:
+    """``x`` with ``before`` and ``after`` samples of silence, or of noise ``noise_db`` dB under its RMS."""
+    out = torch.cat([torch.zeros(before), x, torch.zeros(after)])
+    if noise_db is not None:
+        out = out + noise(len(out), 9) / 0.3 * x.square().mean().sqrt() * 10 ** (noise_db / 20)
+    return out
+
+
+def test_trim_cuts_silence_at_both_ends_whatever_its_length():
+    """A word recorded with 1 s of silence before it and 0.7 s after gives the frames it gives with
+    0.2 s on each side (both multiples of the hop, so the frames line up): only the ends beyond
+    0.1 s of the sound are cut, the same frames in both, and the untrimmed clip is much longer."""
+    word = tone(700.0, samples=4000) * torch.hann_window(4000)  # a swell, quiet at both ends
+    long, short = around(word, 8000, 5600), around(word, 1600, 1600)
+    logmel = LogMel(FeatureConfig())
+    a, na = logmel(long[None], torch.tensor([len(long)]))
+    b, nb = logmel(short[None], torch.tensor([len(short)]))
+    _, n_untrimmed = LogMel(FeatureConfig(trim_db=0.0))(long[None], torch.tensor([len(long)]))
+    assert na.item() == nb.item() == a.shape[1] == b.shape[1]
+    assert n_untrimmed.item() == len(long) // 80 + 1 == 221
+    assert 50 < na.item() <= 4000 // 80 + 1 + 2 * 10 + 4  # the swell's frames above -40 dB and 0.1 s each side
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+    # the same clip inside a padded batch, beside a longer one, gives the same frames
+    batch = torch.zeros(2, 24000)
+    batch[0], batch[1, :len(long)] = noise(24000, 5), long
+    feats, frames = logmel(batch, torch.tensor([24000, len(long)]))
+    assert frames[1].item() == na.item()
+    torch.testing.assert_close(feats[1, :na.item()], a[0], atol=1e-5, rtol=0)
+    assert torch.all(feats[1, na.item():] == 0)
+
+
+def test_trim_is_relative_to_the_clips_loudest_frame():
+    """Noise 30 dB under the word is within 40 dB of it: nothing is cut; 50 dB under, it is cut; a
+    quieter recording of the same clip is cut at the same frames; a clip of constant level, never."""
+    word = tone(700.0, samples=4000)
+    frames = {}
+    for name, x in [("noise -30 dB", around(word, 8000, 8000, -30)), ("noise -50 dB", around(word, 8000, 8000, -50)),
+                    ("quiet", 0.01 * around(word, 8000, 8000, -50))]:
+        frames[name] = LogMel(FeatureConfig())(x[None], torch.tensor([len(x)]))[1].item()
+    assert frames["noise -30 dB"] == 20000 // 80 + 1
+    assert frames["noise -50 dB"] == frames["quiet"] < 4000 // 80 + 1 + 2 * 10 + 4
+    assert LogMel(FeatureConfig())(noise(8000, 1)[None], torch.tensor([8000]))[1].item() == 101
+
+
+def test_trim_frames_moves_the_kept_frames_to_the_front():
+    energy = torch.tensor([[0.0, 1e-6, 1.0, 0.5, 1e-6, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]])
+    mel = energy[:, :, None].expand(-1, -1, 3) / 3  # (B=2, T=7, M=3): each frame's bands sum to its energy
+    out, count = trim_frames(mel, torch.tensor([6, 2]), top_db=40.0, margin=1)
+    assert count.tolist() == [4, 2]  # clip 0: frames 1-4 (2-3 above -40 dB, one more each side)
+    torch.testing.assert_close(out[0, :, 0] * 3, torch.tensor([1e-6, 1.0, 0.5, 1e-6]))
+    torch.testing.assert_close(out[1, :2], mel[1, :2])
+    assert torch.all(out[1, 2:] == 0)  # clip 1 has 2 valid frames: the rest is zero
 
 
 def reference_logmel(x: np.ndarray, cfg: FeatureConfig) -> np.ndarray:

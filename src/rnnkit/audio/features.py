@@ -14,6 +14,13 @@ since 0.10). Reflect padding would make a clip's last frames see the batch paddi
 clip's own mirror image. A clip of ``L`` samples has ``L // hop_length + 1`` valid frames,
 each equal to what the clip alone would give; frames after those are set to 0.
 
+With ``trim_db`` (40 dB by default) the frames at each end of a clip whose energy lies that far
+below its loudest frame are cut, but for 0.1 s next to the sound, before the floor and the log
+(:func:`trim_frames`): a recording with a second of room noise before and after the word gives
+about the frames the word alone gives. Cutting here, on the frames every path computes, keeps
+training and classification alike: augmentation's time shift and noise come first, as a
+recording's would.
+
 The floor 1e-6 inside the log keeps the all-zero frames (padding, digital silence) finite
 at log(1e-6) = -13.8; with the unnormalised STFT a full-scale tone gives mel powers around
 10^2..10^3, so the floor sits some 90 dB below it, under the noise of any 16-bit recording.
@@ -39,6 +46,8 @@ from ..core.config import check_choices, option, require
 LOG_FLOOR = 1e-6
 FEATURES = ("logmel", "mfcc")
 FLOORS = ("soft", "hard")
+TRIM_DB = 40.0
+TRIM_MARGIN_S = 0.1  # kept on each side of the frames above the --trim-db threshold
 
 
 @dataclass
@@ -61,6 +70,9 @@ class FeatureConfig:
                         "every log energy to the floor", FLOORS)
     preemphasis: float = option(0.0, "pre-emphasis x[n] - a x[n-1] before the STFT (0.97 is common; 0 = off): "
                                 "raises the high frequencies, so the --top-db floor hides less of them")
+    trim_db: float = option(TRIM_DB, "cut the frames at each end of a clip that are this many dB or more below its "
+                            "loudest frame, keeping 0.1 s beside the sound, in training and classification alike, "
+                            "so silence before and after a recording does not change its label (0 = off)")
 
     def __post_init__(self) -> None:
         check_choices(self)
@@ -78,6 +90,7 @@ class FeatureConfig:
                 f"got {self.f_max}")
         require(self.top_db >= 0, "top_db", f"must be 0 (off) or more, got {self.top_db}")
         require(0 <= self.preemphasis < 1, "preemphasis", f"must be in [0, 1), got {self.preemphasis}")
+        require(self.trim_db >= 0, "trim_db", f"must be 0 (off) or more, got {self.trim_db}")
         if self.features == "mfcc":
             require(1 <= self.n_mfcc <= self.n_mels, "n_mfcc",
                     f"must be between 1 and --n-mels ({self.n_mels}), got {self.n_mfcc}")
@@ -171,8 +184,32 @@ def warp_frequencies(power: torch.Tensor, factors: torch.Tensor, boundary: float
     return below + (above - below) * frac
 
 
+def trim_frames(mel: torch.Tensor, frames: torch.Tensor, top_db: float,
+                margin: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each clip's frames from ``margin`` before its first to ``margin`` after its last frame whose
+    energy (the sum of ``mel (B, T, M)`` over bands) is within ``top_db`` dB of its loudest frame,
+    moved to the front: ``(mel (B, T', M), frames (B,))`` with ``T'`` the longest kept; the frames
+    after each clip's new count are zero. Like ``librosa.effects.trim``, but only the ends are cut.
+    """
+    B, T, _ = mel.shape
+    t = torch.arange(T, device=mel.device)
+    valid = t[None, :] < frames[:, None]
+    energy = mel.sum(-1) * valid  # (B, T)
+    active = valid & (energy >= energy.amax(1, keepdim=True) * 10 ** (-top_db / 10))  # the loudest is always in
+    first = active.to(torch.uint8).argmax(1)
+    last = T - 1 - active.flip(1).to(torch.uint8).argmax(1)
+    start = (first - margin).clamp(min=0)
+    count = torch.minimum(last + margin, frames - 1) - start + 1
+    kept = int(count.max()) if B else 0
+    k = torch.arange(kept, device=mel.device)
+    index = (start[:, None] + k[None, :]).clamp(max=T - 1)  # (B, T')
+    out = mel.gather(1, index.unsqueeze(-1).expand(-1, -1, mel.shape[2]))
+    return out * (k[None, :] < count[:, None]).unsqueeze(-1), count
+
+
 class LogMel(torch.nn.Module):
-    """``(wave (B, N), lengths (B,)) -> (feats (B, T, F), frame_lengths (B,))``, ``T = N // hop + 1``.
+    """``(wave (B, N), lengths (B,)) -> (feats (B, T, F), frame_lengths (B,))``, ``T = N // hop + 1``
+    (or fewer with ``trim_db``: the frames left once each clip's silent ends are cut).
 
     ``F`` is ``n_mels`` (log-mel) or ``n_mfcc`` (MFCC). No trainable parameters; the window,
     filterbank and DCT are non-persistent buffers (rebuilt from the config, not saved in
@@ -209,6 +246,10 @@ class LogMel(torch.nn.Module):
         if warp is not None:
             power = warp_frequencies(power, warp.to(device=power.device, dtype=power.dtype))
         mel = power.transpose(1, 2) @ self.mel_t.to(wave.dtype)  # (B, T, n_mels)
+        frames = frame_lengths(lengths, self.cfg.hop_length)
+        if self.cfg.trim_db:  # (B, T', n_mels), T' <= T: silence at either end cut
+            margin = round(TRIM_MARGIN_S * self.cfg.sample_rate / self.cfg.hop_length)
+            mel, frames = trim_frames(mel, frames, self.cfg.trim_db, margin)
         if self.cfg.top_db and self.cfg.floor == "soft":  # padding frames have zero power
             mel = mel + mel.amax(dim=(1, 2), keepdim=True) * 10 ** (-self.cfg.top_db / 10)
         feats = torch.log(mel + LOG_FLOOR)
@@ -217,6 +258,5 @@ class LogMel(torch.nn.Module):
             feats = torch.maximum(feats, floor)
         if self.dct_t is not None:
             feats = feats @ self.dct_t.to(wave.dtype)  # (B, T, n_mfcc)
-        frames = frame_lengths(lengths, self.cfg.hop_length)
         valid = torch.arange(feats.shape[1], device=wave.device)[None, :] < frames[:, None]
         return feats * valid[:, :, None], frames

@@ -58,10 +58,10 @@ class AudioConfig:
 
 def upgrade(saved: dict) -> dict:
     """A saved configuration (a run's ``config.json`` or checkpoint) with the options added since it was
-    written set to what the run did then: no ``--top-db`` floor, and a hard one once there was."""
+    written set to what the run did then: no ``--top-db`` floor, and a hard one once there was; no trimming."""
     features = saved.get("features")
     if isinstance(features, dict):
-        saved = {**saved, "features": {"top_db": 0.0, "floor": "hard", **features}}
+        saved = {**saved, "features": {"top_db": 0.0, "floor": "hard", "trim_db": 0.0, **features}}
     return saved
 
 
