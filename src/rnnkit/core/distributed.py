@@ -160,21 +160,25 @@ def identity(config: Any, out: Any, resume: bool) -> dict[str, Any]:
     return {"config": dataclasses.asdict(config), "out": str(os.path.abspath(out)), "resume": resume}
 
 
-def finish() -> None:
-    """End a torchrun rank whose command succeeded: wait for every rank, leave the process group and
-    exit at once (``os._exit(0)`` after flushing the output), skipping the interpreter's teardown:
-    there, objects still holding the gloo group (DDP's reducer) are destroyed in no set order and
-    now and then abort a rank ("terminate called without an active exception"), which torchrun
-    reports as a failed run. Every file the command writes is complete by then (written and
-    renamed). A rank that fails skips this; :func:`_shutdown` leaves the group at exit. Returns
-    at once without torchrun."""
-    if not active():
+def finish(code: int = 0) -> None:
+    """End a rank of a process group with exit status ``code``, skipping the interpreter's teardown.
+
+    There, objects still holding the gloo group (DDP's reducer) are destroyed in no set order and
+    now and then abort a rank ("terminate called without an active exception", exit -6), which
+    torchrun reports as a failed run. So every rank ends here: a rank that succeeded (``code`` 0)
+    first waits for every rank, then each leaves the group, flushes its output and exits at once
+    (``os._exit``). Every file the command writes is complete by then (written and renamed). A
+    failing rank does not wait (the others may never get there). The CLI ends through here and so
+    does every process the tests start as a rank. Returns at once in a process that never joined
+    a group (one process, no torchrun)."""
+    if not dist.is_available() or not dist.is_initialized():
         return
-    dist.barrier()
+    if code == 0 and active():
+        dist.barrier()
     dist.destroy_process_group()
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0)
+    os._exit(code)
 
 
 def _shutdown() -> None:
