@@ -31,31 +31,24 @@ import io
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
+# Only light modules here: a verb imports the task code it runs (and with it torch), so that
+# `rnnkit --help` answers at once. The option groups read from config classes that live beside torch
+# code are added when their verb is parsed (Parser.later).
 from . import tasks
-from .core import distributed, rundir
+from .core import rundir
 from .core.config import add_arguments, from_dict, load_file, merge, overrides_from_args
 from .core.errors import RnnkitError
 from .core.fileio import atomic_write_bytes
-from .core.progress import ProgressDisplay
 from .diagnose import commands as diagnose_commands
-from .text import api
-from .text.compare import CompareConfig, markdown, run_comparison
-from .text.corpora import BUILTIN
-from .text.language_model import LMConfig
 from .text.presets import PRESETS, preset
-from .text.sampling import SampleConfig
-from .text.textdata import SPLITS, DataConfig
-from .audio import api as audio_api
-from .audio.task import ClassifyConfig
-from .forecast import api as forecast_api
-from .forecast import backtest as forecast_backtest
-from .forecast.series import read_series
-from .forecast.task import ForecastUseConfig
-from .translate import api as translate_api
-from .translate.task import SearchConfig
 from .report import commands as report_commands
 from .tune import commands as tune_commands
+
+if TYPE_CHECKING:
+    from .text.api import TrainResult
+    from .translate.task import SearchConfig
 
 
 def _train_parser(sub, spec: tasks.TaskSpec) -> None:
@@ -77,15 +70,66 @@ def _train_parser(sub, spec: tasks.TaskSpec) -> None:
                    help="continue the run in --out from its last checkpoint (the original command line is accepted; "
                         "only budget options may change)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
-    for section, cls in spec.sections.items():
-        add_arguments(p, cls, section)
+    p.later(spec.add_arguments)
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, but a bad flag is one line on stderr (the usage is one ``--help`` away)."""
+    """argparse, but a bad flag is one line on stderr (the usage is one ``--help`` away), and flags
+    that need a task's code are added (``later``) only when their verb is parsed or shown: the config
+    classes they come from live beside torch code, which ``rnnkit --help`` should not import."""
+
+    def later(self, add: Callable[[argparse.ArgumentParser], None]) -> None:
+        """Call ``add(self)`` before this parser first parses or prints its help."""
+        self.__dict__.setdefault("_later", []).append(add)
+
+    def _add_deferred(self) -> None:
+        for add in self.__dict__.pop("_later", []):
+            add(self)
+
+    def parse_known_args(self, args=None, namespace=None):
+        self._add_deferred()
+        return super().parse_known_args(args, namespace)
+
+    def format_help(self) -> str:
+        self._add_deferred()
+        return super().format_help()
 
     def error(self, message: str):
         self.exit(2, f"rnnkit: error: {message} (see {self.prog} --help)\n")
+
+
+def _flags(ref: str, section: str) -> Callable[[argparse.ArgumentParser], None]:
+    """Adds the flags of config class ``ref`` (``"module:Class"``, imported then) as group ``section``."""
+    return lambda parser: add_arguments(parser, tasks.resolve(ref), section)
+
+
+def _demo_data_argument(d: argparse.ArgumentParser) -> None:
+    from .text.corpora import BUILTIN  # imports urllib's HTTP client
+
+    d.add_argument("--data", default=BUILTIN, help=f"text file or corpus name (default: {BUILTIN}, built in)")
+
+
+def _split_argument(e: argparse.ArgumentParser) -> None:
+    from .text.textdata import SPLITS  # imports numpy
+
+    e.add_argument("--split", choices=SPLITS, default="test", help="which split (default: test)")
+
+
+def _compare_arguments(c: argparse.ArgumentParser) -> None:
+    from .text.compare import CompareConfig
+    from .text.textdata import DataConfig
+
+    c.add_argument("--out", type=Path, default=Path("runs/compare"), help="output folder (default: runs/compare)")
+    c.add_argument("--budget", type=float, default=CompareConfig.budget,
+                   help=f"training seconds per model (default: {CompareConfig.budget:g})")
+    c.add_argument("--models", nargs="+", default=list(CompareConfig.models), metavar="MODEL",
+                   help=f"models to compare (default: {' '.join(CompareConfig.models)}); also trigram, <N>gram, "
+                        f"<N>gram-addk, rnn+ngram, gru+ngram")
+    c.add_argument("--seed", type=int, default=CompareConfig.seed, help="random seed for every model")
+    c.add_argument("--device", default=CompareConfig.device, help="cpu, cuda or auto")
+    c.add_argument("--sample-length", type=int, default=CompareConfig.sample_length,
+                   help="characters/words sampled per model")
+    add_arguments(c, DataConfig, "data")
 
 
 def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
@@ -96,7 +140,7 @@ def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="train a character model on the built-in corpus and show samples")
     d.add_argument("--out", type=Path, default=Path("runs/demo"), help="run directory (default: runs/demo)")
     d.add_argument("--max-time", type=float, default=120.0, help="training seconds (default: 120)")
-    d.add_argument("--data", default=BUILTIN, help=f"text file or corpus name (default: {BUILTIN}, built in)")
+    d.later(_demo_data_argument)
 
     _train_parser(sub, tasks.TASKS[task])
 
@@ -108,7 +152,7 @@ def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
                    help="use the recurrent model alone, without the n-gram it was mixed with after training")
     s.add_argument("--stats", action="store_true",
                    help="also report how much of the samples is copied from the training text, and their diversity")
-    add_arguments(s, SampleConfig, "sample")
+    s.later(_flags("rnnkit.text.sampling:SampleConfig", "sample"))
 
     fl = sub.add_parser("fill", help="fill a blank ___ in a text from both sides (--objective infill runs)",
                         description="Print the most likely fillers of the blank ___ (one word, or one character for a "
@@ -123,21 +167,11 @@ def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
     c = sub.add_parser("compare", help="train several models on the same data and budget; table and plot",
                        description="Train unigram, n-gram, the seed's model and recurrent models on the same data "
                                    "and split under the same time budget, and compare them on the test split.")
-    c.add_argument("--out", type=Path, default=Path("runs/compare"), help="output folder (default: runs/compare)")
-    c.add_argument("--budget", type=float, default=CompareConfig.budget,
-                   help=f"training seconds per model (default: {CompareConfig.budget:g})")
-    c.add_argument("--models", nargs="+", default=list(CompareConfig.models), metavar="MODEL",
-                   help=f"models to compare (default: {' '.join(CompareConfig.models)}); also trigram, <N>gram, "
-                        f"<N>gram-addk, rnn+ngram, gru+ngram")
-    c.add_argument("--seed", type=int, default=CompareConfig.seed, help="random seed for every model")
-    c.add_argument("--device", default=CompareConfig.device, help="cpu, cuda or auto")
-    c.add_argument("--sample-length", type=int, default=CompareConfig.sample_length,
-                   help="characters/words sampled per model")
-    add_arguments(c, DataConfig, "data")
+    c.later(_compare_arguments)
 
     e = sub.add_parser("evaluate", help="score a trained model on a split of its corpus")
     e.add_argument("run", type=Path, help="run directory")
-    e.add_argument("--split", choices=SPLITS, default="test", help="which split (default: test)")
+    e.later(_split_argument)
     e.add_argument("--checkpoint", choices=["best", "last"], default="best", help="which checkpoint of the run")
     e.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
     e.add_argument("--no-mix", dest="mix", action="store_false",
@@ -157,7 +191,7 @@ def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
     cl.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
     cl.add_argument("--json", action="store_true",
                     help='print one JSON object per file and label: {"file", "label", "probability"}')
-    add_arguments(cl, ClassifyConfig, "classify")
+    cl.later(_flags("rnnkit.audio.task:ClassifyConfig", "classify"))
 
     if task == "audio":
         cv = sub.add_parser("crossval", help="leave-one-group-out cross-validation of an audio classifier",
@@ -168,8 +202,7 @@ def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
         cv.add_argument("--out", type=Path, default=Path("runs/crossval"), help="folder for the runs (default: runs/crossval)")
         cv.add_argument("--config", type=Path, help="TOML or YAML file with the options (flags override it)")
         cv.add_argument("--json", action="store_true", help="print one JSON object")
-        for section, cls in tasks.TASKS["audio"].sections.items():
-            add_arguments(cv, cls, section)
+        cv.later(tasks.TASKS["audio"].add_arguments)
 
     fc = sub.add_parser("forecast", help="forecast a series from its end with a trained forecaster",
                         description="Forecast the steps after the last point of the run's series, with 80%% and 95%% "
@@ -181,7 +214,7 @@ def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
     fc.add_argument("--plot", type=Path, default=None, metavar="OUT.png",
                     help="draw history, forecast and intervals to this PNG file")
     fc.add_argument("--json", action="store_true", help="print one JSON object per forecast step")
-    add_arguments(fc, ForecastUseConfig, "forecast")
+    fc.later(_flags("rnnkit.forecast.task:ForecastUseConfig", "forecast"))
 
     if task == "forecast":
         bt = sub.add_parser("backtest", help="rolling-origin backtest of a forecaster against baselines",
@@ -196,8 +229,7 @@ def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
                         help="folder for the tables, the plot and each origin's run (default: runs/backtest)")
         bt.add_argument("--config", type=Path, help="TOML or YAML file with the model's options (flags override it)")
         bt.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
-        for section, cls in tasks.TASKS["forecast"].sections.items():
-            add_arguments(bt, cls, section)
+        bt.later(tasks.TASKS["forecast"].add_arguments)
 
     tr = sub.add_parser("translate", help="translate sentences with a trained translator",
                         description="Translate the sentences given as arguments, or one per line of standard input.")
@@ -208,7 +240,7 @@ def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
     tr.add_argument("--attention-plot", type=Path, default=None, metavar="FILE.png",
                     help="draw the attention matrix of the (first) sentence, decoded greedily, to this PNG file")
     tr.add_argument("--json", action="store_true", help="print one JSON object per sentence")
-    add_arguments(tr, SearchConfig, "search")
+    tr.later(_flags("rnnkit.translate.task:SearchConfig", "search"))
     COMMANDS.update(report_commands.add_parsers(sub))
     COMMANDS.update(tune_commands.add_parsers(sub))
     COMMANDS.update(diagnose_commands.add_parsers(sub, task))
@@ -256,7 +288,7 @@ def _train_config(args: argparse.Namespace, spec: tasks.TaskSpec):
     return from_dict(spec.config, given, str(args.config or "options"))
 
 
-def _summary(result: api.TrainResult) -> str:
+def _summary(result: TrainResult) -> str:
     if result.stopped == "counted":
         return (f"counted the n-grams of {result.tokens:,} training tokens in {result.elapsed:.1f} s; "
                 f"validation loss {result.best_val:.4f} nats/token")
@@ -282,6 +314,14 @@ def _next_steps(run: Path, infill: bool = False) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    from .audio import api as audio_api
+    from .core import distributed
+    from .core.progress import ProgressDisplay
+    from .forecast import api as forecast_api
+    from .forecast.series import read_series
+    from .text import api
+    from .translate import api as translate_api
+
     distributed.quiet_unless_main()  # torchrun: one summary, from rank 0
     spec = tasks.TASKS[_task_of_train(args.argv)]
     cfg = _train_config(args, spec)
@@ -335,6 +375,11 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
+    from .core.progress import ProgressDisplay
+    from .text import api
+    from .text.language_model import LMConfig
+    from .text.sampling import SampleConfig
+
     cfg = LMConfig()
     cfg.data.data = args.data
     cfg.train.max_time = args.max_time
@@ -357,6 +402,9 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
+    from .text import api
+    from .text.sampling import SampleConfig
+
     _require_task(args.run, args.checkpoint, "lm", "sample")
     lm = api.load(args.run, device=args.device, which=args.checkpoint, mix=args.mix)
     typed = overrides_from_args(args).get("sample", {})  # flags override the run's sampling defaults
@@ -372,6 +420,8 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 
 def cmd_fill(args: argparse.Namespace) -> None:
+    from .text import api
+
     _require_task(args.run, args.checkpoint, "lm", "fill")
     lm = api.load(args.run, device=args.device, which=args.checkpoint)
     results = [(text, api.fill(lm, text, args.top_k)) for text in args.texts]  # any bad text before any output
@@ -386,6 +436,10 @@ def cmd_fill(args: argparse.Namespace) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
+    from .core.progress import ProgressDisplay
+    from .text.compare import CompareConfig, markdown, run_comparison
+    from .text.textdata import DataConfig
+
     data = from_dict(DataConfig, overrides_from_args(args).get("data", {}), "options")
     cmp = CompareConfig(data=data, models=tuple(args.models), budget=args.budget, seed=args.seed,
                         device=args.device, sample_length=args.sample_length)
@@ -405,10 +459,17 @@ def _require_task(run: Path, which: str, name: str, verb: str) -> None:
 
 
 def _search_config(run_search: SearchConfig, typed: dict) -> SearchConfig:
+    from .translate.task import SearchConfig
+
     return from_dict(SearchConfig, merge(dataclasses.asdict(run_search), typed), "options")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
+    from .audio import api as audio_api
+    from .forecast import api as forecast_api
+    from .text import api
+    from .translate import api as translate_api
+
     spec = tasks.of_run(args.run, args.checkpoint)
     run_dir = args.run if args.run.is_dir() else args.run.parent  # a checkpoint file inside its run
     if args.plot is not None and spec.name != "audio":
@@ -462,6 +523,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_translate(args: argparse.Namespace) -> None:
+    from .translate import api as translate_api
+
     _require_task(args.run, args.checkpoint, "translate", "translate")
     tr = translate_api.load(args.run, device=args.device, which=args.checkpoint)
     search = _search_config(tr.config.search, overrides_from_args(args).get("search", {}))
@@ -483,6 +546,9 @@ def cmd_translate(args: argparse.Namespace) -> None:
 
 
 def cmd_forecast(args: argparse.Namespace) -> None:
+    from .forecast import api as forecast_api
+    from .forecast.task import ForecastUseConfig
+
     _require_task(args.run, args.checkpoint, "forecast", "forecast")
     run = forecast_api.load(args.run, device=args.device, which=args.checkpoint)
     use = from_dict(ForecastUseConfig, merge(dataclasses.asdict(run.config.forecast),
@@ -511,6 +577,9 @@ def cmd_forecast(args: argparse.Namespace) -> None:
 
 
 def cmd_classify(args: argparse.Namespace) -> None:
+    from .audio import api as audio_api
+    from .audio.task import ClassifyConfig
+
     _require_task(args.run, args.checkpoint, "audio", "classify")
     clf = audio_api.load(args.run, device=args.device, which=args.checkpoint)
     use = from_dict(ClassifyConfig, merge(dataclasses.asdict(clf.config.classify),
@@ -526,6 +595,8 @@ def cmd_classify(args: argparse.Namespace) -> None:
 
 
 def cmd_crossval(args: argparse.Namespace) -> None:
+    from .audio import api as audio_api
+
     given = merge(load_file(args.config) if args.config else {}, overrides_from_args(args))
     cfg = from_dict(tasks.TASKS["audio"].config, given, str(args.config or "options"))
     quiet = args.json
@@ -543,6 +614,8 @@ def cmd_crossval(args: argparse.Namespace) -> None:
 
 
 def cmd_backtest(args: argparse.Namespace) -> None:
+    from .forecast import backtest as forecast_backtest
+
     spec = tasks.TASKS["forecast"]
     given = merge(load_file(args.config) if args.config else {}, overrides_from_args(args))
     cfg = from_dict(spec.config, given, str(args.config or "options"))
@@ -572,6 +645,8 @@ COMMANDS = {"demo": cmd_demo, "train": cmd_train, "sample": cmd_sample, "fill": 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(_task_of(argv)).parse_args(argv)
+    from .core import distributed  # imports torch: only once a verb runs (--help has exited by now)
+
     args.argv = argv
     try:
         COMMANDS[args.verb](args)

@@ -10,55 +10,64 @@ of ``rnnkit report``). Shared verbs (``train``,
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import typing
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable
 
-from .core import checkpoint, rundir
-from .core.config import from_dict, merge
+from .core import rundir
+from .core.config import add_arguments, from_dict, merge
 from .core.errors import RnnkitError
 from .core.fileio import read_json
-from .text import api as text_api
-from .text import diagnosis as text_diagnosis
-from .text.language_model import KIND as LM_KIND
-from .text.language_model import LMConfig
-from .audio import api as audio_api
-from .audio import diagnosis as audio_diagnosis
-from .audio.task import KIND as AUDIO_KIND
-from .audio.task import AudioConfig
-from .audio.task import upgrade as audio_upgrade
-from .forecast import api as forecast_api
-from .forecast import diagnosis as forecast_diagnosis
-from .forecast.task import KIND as FORECAST_KIND
-from .forecast.task import ForecastConfig
-from .translate import api as translate_api
-from .translate import diagnosis as translate_diagnosis
-from .translate.task import KIND as TRANSLATE_KIND
-from .translate.task import TranslateConfig
 
 # Options a resumed run may change: the budget and how often it reports.
 BUDGET = {"epochs", "steps", "max_time", "device", "precision", "patience", "eval_every", "log_every", "tensorboard"}
 # (device and precision: a run moved to another machine may need others)
 
 
+def resolve(ref: str) -> Any:
+    """``"rnnkit.x.y:Name"`` -> that object, importing its module now (tasks load when first used)."""
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name) if name else importlib.import_module(module)
+
+
 @dataclass(frozen=True)
 class TaskSpec:
+    """A task's code, named by ``module:attribute`` references that are imported on first use, so the
+    registry (and ``rnnkit --help``) loads no task, and no torch, until a verb needs one."""
+
     name: str  # the value of --task
-    kind: str  # the ``kind`` its checkpoints record
-    config: type  # the top-level config dataclass
-    api: ModuleType  # train(config, out, ...), load(path, ...), evaluate(loaded, split, run_dir, ...), report_view(loaded, run_dir)
+    kind: str  # the ``kind`` its checkpoints record (its task module's KIND; a test checks they agree)
+    config_ref: str  # the top-level config dataclass
+    api_ref: str  # train(config, out, ...), load(path, ...), evaluate(loaded, split, run_dir, ...), report_view(loaded, run_dir)
     resumable: dict[str, set[str]]  # section -> options a resumed run may change
     unit: str  # what the progress line counts per second
     use_verb: str  # the verb that uses a trained model
     use_section: str  # the config section of the use verb's defaults (set in a config file, flags of the use verb)
     # rnnkit diagnose: measure(run_dir, reference: bool, device) -> diagnose.bias_variance.Measurement, errors in
     # the task's unit; ``baseline`` names the reference it computes itself ("" = none: the user passes --reference)
-    measure: Callable[..., Any]
+    measure_ref: str
     baseline: str
     # a saved run's configuration -> the same with options added since it was written set to what it did then
-    upgrade: Callable[[dict], dict] = lambda saved: saved
+    upgrade_ref: str = ""
+
+    @property
+    def config(self) -> type:
+        return resolve(self.config_ref)
+
+    @property
+    def api(self) -> ModuleType:
+        return resolve(self.api_ref)
+
+    @property
+    def measure(self) -> Callable[..., Any]:
+        return resolve(self.measure_ref)
+
+    @property
+    def upgrade(self) -> Callable[[dict], dict]:
+        return resolve(self.upgrade_ref) if self.upgrade_ref else (lambda saved: saved)
 
     @property
     def sections(self) -> dict[str, type]:
@@ -67,16 +76,25 @@ class TaskSpec:
         return {f.name: hints[f.name] for f in dataclasses.fields(self.config)
                 if dataclasses.is_dataclass(hints[f.name]) and f.name != self.use_section}
 
+    def add_arguments(self, parser) -> None:
+        """Add a flag group per section to ``parser`` (``rnnkit train --task NAME`` and its kin)."""
+        for section, cls in self.sections.items():
+            add_arguments(parser, cls, section)
+
 
 TASKS = {
-    "lm": TaskSpec("lm", LM_KIND, LMConfig, text_api, {"train": BUDGET, "mix": {"mix_order", "mix_max_tokens"}},
-                   "tokens", "sample", "sample", text_diagnosis.measure, "the best Kneser-Ney n-gram"),
-    "translate": TaskSpec("translate", TRANSLATE_KIND, TranslateConfig, translate_api, {"train": BUDGET},
-                          "target tokens", "translate", "search", translate_diagnosis.measure, ""),
-    "forecast": TaskSpec("forecast", FORECAST_KIND, ForecastConfig, forecast_api, {"train": BUDGET},
-                         "target values", "forecast", "forecast", forecast_diagnosis.measure, "seasonal naive"),
-    "audio": TaskSpec("audio", AUDIO_KIND, AudioConfig, audio_api, {"train": BUDGET}, "clips", "classify", "classify",
-                      audio_diagnosis.measure, "a linear classifier on pooled log-mel features", audio_upgrade),
+    "lm": TaskSpec("lm", "language-model", "rnnkit.text.language_model:LMConfig", "rnnkit.text.api",
+                   {"train": BUDGET, "mix": {"mix_order", "mix_max_tokens"}}, "tokens", "sample", "sample",
+                   "rnnkit.text.diagnosis:measure", "the best Kneser-Ney n-gram"),
+    "translate": TaskSpec("translate", "translation", "rnnkit.translate.task:TranslateConfig", "rnnkit.translate.api",
+                          {"train": BUDGET}, "target tokens", "translate", "search",
+                          "rnnkit.translate.diagnosis:measure", ""),
+    "forecast": TaskSpec("forecast", "forecast", "rnnkit.forecast.task:ForecastConfig", "rnnkit.forecast.api",
+                         {"train": BUDGET}, "target values", "forecast", "forecast",
+                         "rnnkit.forecast.diagnosis:measure", "seasonal naive"),
+    "audio": TaskSpec("audio", "audio-classifier", "rnnkit.audio.task:AudioConfig", "rnnkit.audio.api",
+                      {"train": BUDGET}, "clips", "classify", "classify", "rnnkit.audio.diagnosis:measure",
+                      "a linear classifier on pooled log-mel features", "rnnkit.audio.task:upgrade"),
 }
 DEFAULT = "lm"
 
@@ -90,6 +108,8 @@ def by_kind(kind: str) -> TaskSpec:
 
 def of_run(path: Path, which: str = "best") -> TaskSpec:
     """The task of a run directory or checkpoint file (read from the checkpoint's header only)."""
+    from .core import checkpoint  # imports torch
+
     return by_kind(checkpoint.read_kind(rundir.checkpoint_path(Path(path), which)))
 
 

@@ -7,11 +7,10 @@ import json
 from pathlib import Path
 
 from .. import tasks
-from ..core.config import add_arguments, from_dict, load_file, merge, overrides_from_args
+from ..core.config import from_dict, load_file, merge, overrides_from_args
 from ..core.errors import RnnkitError
 from . import bias_variance
 from .diagnosis import diagnose, format_text
-from .learning_curve import learning_curve
 
 
 def _finite_float(text: str) -> float:
@@ -57,8 +56,7 @@ def add_parsers(sub, task: str = tasks.DEFAULT) -> dict:
     lc.add_argument("--out", type=Path, default=Path("runs/learning-curve"),
                     help="output folder: learning_curve.json/.csv/.png and the runs (default: runs/learning-curve)")
     lc.add_argument("--json", action="store_true", help="print one JSON object")
-    for section, cls in spec.sections.items():
-        add_arguments(lc, cls, section)
+    lc.later(spec.add_arguments)  # rnnkit.cli.Parser: the task's config is imported when the verb is parsed
     return COMMANDS
 
 
@@ -71,6 +69,8 @@ def cmd_diagnose(args: argparse.Namespace) -> None:
 
 
 def cmd_learning_curve(args: argparse.Namespace) -> None:
+    from .learning_curve import learning_curve
+
     spec = tasks.TASKS[args.task or tasks.DEFAULT]
     given = merge(load_file(args.config) if args.config else {}, overrides_from_args(args))
     if not given.get("data", {}).get("data"):

@@ -12,14 +12,10 @@ from ..core import rundir
 from ..core.config import add_arguments, from_dict, overrides_from_args
 from ..core.errors import RnnkitError
 from ..core.fileio import check_writable
-from ..diagnose import gradient_flow
-from . import run_report
 
 
 def add_parsers(sub) -> dict:
     """Add ``report`` and ``gradient-flow`` to the CLI's subparsers; returns ``{verb: command}``."""
-    from ..text.textdata import DataConfig
-
     r = sub.add_parser("report", help="write one self-contained HTML page about a run (any task) or a tune folder",
                        description="Of a run: configuration, data split, loss curves against steps and wall time, "
                                    "learning rate, gradient norms, the bias/variance diagnosis, the task's own view "
@@ -54,12 +50,19 @@ def add_parsers(sub) -> dict:
     g.add_argument("--out", type=Path, default=None,
                    help="PNG file for the plot (default: RUN/gradient_flow.png, or gradient_flow.png)")
     g.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
-    add_arguments(g, DataConfig, "data")
+    g.later(_data_arguments)  # rnnkit.cli.Parser: added when the verb is parsed (DataConfig's module imports numpy)
     return {"report": cmd_report, "gradient-flow": cmd_gradient_flow}
+
+
+def _data_arguments(g: argparse.ArgumentParser) -> None:
+    from ..text.textdata import DataConfig
+
+    add_arguments(g, DataConfig, "data")
 
 
 def cmd_report(args: argparse.Namespace) -> None:
     from ..tune.api import is_tune_folder
+    from . import run_report
 
     if is_tune_folder(args.run):
         if args.reference is not None:
@@ -90,6 +93,8 @@ def _diagnosis(run: Path, reference: float | None, device: str) -> dict | None:
 
 
 def cmd_gradient_flow(args: argparse.Namespace) -> None:
+    from ..diagnose import gradient_flow
+
     data = overrides_from_args(args).get("data", {})
     if (args.run is None) == (args.cells is None):
         raise RnnkitError("gradient-flow measures either a run or --cells, not both" if args.run is not None

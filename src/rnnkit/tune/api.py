@@ -44,6 +44,7 @@ class TuneSummary:
     best_value: float | None
     objective: str
     files: list[Path]  # trials.csv, best.toml, plots
+    notes: list[str] = dataclasses.field(default_factory=list)  # what was left out, and why
     stopped: str = ""  # why the study ended short of its target (every point trained, converged), or ""
 
 
@@ -172,8 +173,9 @@ def write_results(out: Path, study: optuna.Study, setup: Setup) -> TuneSummary:
     files += results.write_plots(out / "plots", study)
     counts = results.state_counts(study)
     stopped = search_over(study, setup.parsed_space()) if counted(study) < setup.target else ""
+    notes = [] if results.has_fanova() else [results.NO_FANOVA]
     return TuneSummary(out, study.study_name, setup.task, counts, setup.target, best.number if best else None,
-                       best.value if best else None, results.objective_name(setup), files, stopped)
+                       best.value if best else None, results.objective_name(setup), files, notes, stopped)
 
 
 def is_tune_folder(out: Path) -> bool:

@@ -8,16 +8,12 @@ from pathlib import Path
 
 from .. import tasks
 from ..core.errors import RnnkitError
-from . import api
-from .study import PRUNERS, SAMPLERS, SamplerConfig
 
 
-def add_parsers(sub) -> dict:
-    t = sub.add_parser(
-        "tune", help="search hyperparameters of any task (grid, random, hand, tpe, gp) with Optuna",
-        description="Run a study: each trial trains the task with the base --config and values from the --space "
-                    "in OUT/trials/NNN. Run again on the same --out to continue it (a killed tune resumes), "
-                    "--try to add a hand-chosen trial, --show to print it.")
+def _tune_arguments(t: argparse.ArgumentParser) -> None:
+    from . import api
+    from .study import PRUNERS, SAMPLERS, SamplerConfig
+
     t.add_argument("--out", type=Path, default=Path("runs/tune"), help="the study's folder (default: runs/tune)")
     t.add_argument("--task", choices=sorted(tasks.TASKS), default=None, help=f"task to tune (default: {tasks.DEFAULT})")
     t.add_argument("--config", type=Path, help="base configuration (TOML/YAML, as for rnnkit train)")
@@ -50,6 +46,15 @@ def add_parsers(sub) -> dict:
                         "(repeatable)")
     t.add_argument("--show", action="store_true", help="print the study (trials, best, importances) and stop")
 
+
+def add_parsers(sub) -> dict:
+    t = sub.add_parser(
+        "tune", help="search hyperparameters of any task (grid, random, hand, tpe, gp) with Optuna",
+        description="Run a study: each trial trains the task with the base --config and values from the --space "
+                    "in OUT/trials/NNN. Run again on the same --out to continue it (a killed tune resumes), "
+                    "--try to add a hand-chosen trial, --show to print it.")
+    t.later(_tune_arguments)  # rnnkit.cli.Parser: added when the verb is parsed (their defaults import Optuna)
+
     w = sub.add_parser("tune-worker", help="join a shared study and run its trials (any machine)",
                        description="Run trials of a study started with rnnkit tune --storage URL --study NAME, "
                                    "until it reaches its number of trials.")
@@ -65,6 +70,8 @@ def add_parsers(sub) -> dict:
 
 
 def cmd_tune(args: argparse.Namespace) -> None:
+    from . import api
+
     if args.show:
         given = [f for f, v in (("--try", args.tries), ("--space", args.space), ("--config", args.config),
                                 ("--trials", args.trials), ("--sampler", args.sampler)) if v]
@@ -85,12 +92,15 @@ def cmd_tune(args: argparse.Namespace) -> None:
         print(f"best: trial {s.best_number}, {s.objective} {s.best_value:.6g}; its run: "
               f"{s.out / 'trials' / f'{s.best_number:03d}'}")
     print(f"written: {', '.join(str(f) for f in s.files)}")
+    for note in s.notes:
+        print(f"note: {note}")
     if s.best_number is not None:
         print(f"next: rnnkit train --task {s.task} --config {s.out / 'best.toml'} --out runs/best\n"
               f"      rnnkit tune --out {s.out} --show")
 
 
 def cmd_tune_worker(args: argparse.Namespace) -> None:
+    from . import api
     from .results import row
 
     def line(study, t) -> None:

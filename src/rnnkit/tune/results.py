@@ -33,6 +33,10 @@ PLOTS = {
     "parallel.png": "plot_parallel_coordinate",
     "slices.png": "plot_slice",
 }
+# fANOVA (the importances and their plot) fits scikit-learn's random forest; rnnkit does not require
+# it (the extra rnnkit[tune] brings it), so without it a study leaves the importances out and says so.
+NO_FANOVA = ("importances (fANOVA) left out: they need scikit-learn "
+             "(pip install scikit-learn, or install rnnkit[tune])")
 
 
 def how_chosen(t: FrozenTrial) -> str:
@@ -132,7 +136,7 @@ def figures(study: optuna.Study) -> Iterator[tuple[str, Any]]:
 
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     for name, fn in PLOTS.items():
-        if len(complete) < (2 if name != "history.png" else 1):
+        if len(complete) < (2 if name != "history.png" else 1) or (name == "importances.png" and not has_fanova()):
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -158,13 +162,23 @@ def write_plots(folder: Path, study: optuna.Study) -> list[Path]:
     return written
 
 
+def has_fanova() -> bool:
+    """Whether Optuna's fANOVA evaluator can run (scikit-learn imports)."""
+    try:
+        import sklearn.ensemble  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _fanova() -> optuna.importance.FanovaImportanceEvaluator:
     return optuna.importance.FanovaImportanceEvaluator(seed=0)  # seeded: the same importances every time
 
 
 def importances(study: optuna.Study) -> dict[str, float] | None:
-    """fANOVA importance of each option (Optuna's default evaluator), or None with too few trials."""
-    if len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))) < 2:
+    """fANOVA importance of each option (Optuna's default evaluator), or None with too few trials
+    or without scikit-learn (see ``NO_FANOVA``)."""
+    if len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))) < 2 or not has_fanova():
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -208,6 +222,8 @@ def describe(study: optuna.Study, setup: Setup) -> str:
     imp = importances(study)
     if imp:
         lines.append("importances (fANOVA): " + ", ".join(f"{k} {v:.2f}" for k, v in imp.items()))
+    elif not has_fanova():
+        lines.append(NO_FANOVA)
     else:
         lines.append("importances: need at least 2 complete trials that vary an option")
     return "\n".join(lines)
