@@ -1,5 +1,6 @@
 """Reading a time series from CSV: formats, frequency, gaps, fills, calendar features, bad input."""
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -154,6 +155,28 @@ def test_time_zone_offset_is_converted_to_utc(tmp_path):
     assert s.dates[0] == np.datetime64("2020-03-01T09:00:00")
 
 
+def test_naive_times_beside_zoned_ones_keep_their_clock(tmp_path):
+    # pandas 2.3 gives a time without a zone the zone of the time before it; a naive time stays as written.
+    s = read(tmp_path, "t,v\n2020-03-01T10:00:00+01:00,1\n2020-03-01T10:00:00,2\n")
+    assert s.dates.tolist() == np.array(["2020-03-01T09:00:00", "2020-03-01T10:00:00"], "datetime64[s]").tolist()
+
+
+def test_dates_outside_pandas_nanosecond_range(tmp_path):
+    # pandas' vector reader stops at 1678 and 2261; the series before (or after) still reads.
+    s = read(tmp_path, "year,v\n1659,1\n1660,2\n1661,3\n")
+    assert s.dates[0] == np.datetime64("1659-01-01") and s.frequency.name == "yearly"
+    s = read(tmp_path, "d,v\n1500-01-01,1\n1500-01-02,2\n2300-01-01  12:00,3\n")
+    assert s.dates[-1] == np.datetime64("2300-01-01T12:00:00")
+
+
+def test_no_warnings_reach_the_user(tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read(tmp_path, "d,v\n01/02/2020,1\n01/03/2020,2\n01/04/2020,3\n", start="2020-02-01")
+        read(tmp_path, "t,v\n2020-03-01 10:00Z,1\n2020-03-01 12:00+01:00,2\n2020-03-01 12:00,3\n")
+        read(tmp_path, "d;v\n01.02.1600;1,5\n02.02.1600;NA\n03.02.1600;3\n", fill="ffill")
+
+
 def test_ambiguous_day_month_prefers_file_order_then_day_first(tmp_path):
     # Read day first, 01/02 .. 01/05 are Feb..May (in order); month first, Jan 1..4 would be
     # in order too: both valid, both ordered, both regular -> day first, and the report says so.
@@ -191,6 +214,13 @@ def test_covariates_by_name_and_number(tmp_path):
     assert s.covariate_names == ["x", "y"]
     assert s.covariates.shape == (3, 2) and s.covariates.dtype == np.float64
     assert s.covariates.tolist() == [[1, 10], [2, 20], [3, 30]]
+
+
+def test_values_read_exactly(tmp_path):
+    # 17 significant digits, as Yahoo's S&P 500 export writes them: pandas' own parser misses the last bit.
+    cells = ["18.260000228881836", "18.360000610351562", "18.649999618530273", "1e-5", "-.5"]
+    s = read(tmp_path, "d,v\n" + "".join(f"2020-01-{i + 1:02d},{c}\n" for i, c in enumerate(cells)))
+    assert s.values.tolist() == [float(c) for c in cells]
 
 
 def test_start_and_end(tmp_path):
@@ -485,6 +515,8 @@ def test_ragged_rows(tmp_path):
     assert "line 3 has 3 fields but the header has 2" in msg
     s = read(tmp_path, "d,v\n2020-01-01,1,\n2020-01-02,2\n")  # a trailing empty field is fine
     assert s.values.tolist() == [1, 2]
+    msg = error(tmp_path, 'd,v,w\n2020-01-01,1,2\n\n"2020-01-02",2\n2020-01-03,3,4\n')
+    assert "line 4 has 2 fields but the header has 3" in msg
 
 
 def test_start_end_leave_no_rows(tmp_path):

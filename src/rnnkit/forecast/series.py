@@ -45,23 +45,32 @@ How the file is understood:
 Every problem with the file is an :class:`~rnnkit.core.errors.RnnkitError` with a one-line message
 that names the problem (with the line number as in the file, the column and the value) and the fix.
 
+pandas does the reading: ``read_csv`` splits the fields (one row per line, blank lines kept, so
+row ``i`` is line ``i + 1``), ``to_datetime`` reads the dates and ``to_numeric`` finds the numbers.
+What is ours is what pandas does not do: a message naming the line of each bad cell, day or month
+first decided by all the rows (pandas decides by the first), and frequencies that tolerate gaps
+(``pandas.infer_freq`` gives up at the first missing date, and knows no market holidays).
+
 :func:`calendar_features` turns dates into sine-cosine pairs (month of year, day of week, day of
 year, time of day) for the model's inputs.
 """
 
 from __future__ import annotations
 
-import csv
-import datetime as _dt
 import io
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..core.config import check_choices, check_encoding, flag_name, option, require
 from ..core.errors import RnnkitError
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported where a file is read: it takes a second, and most of rnnkit never needs it
 
 FILLS = ("none", "interpolate", "ffill")
 MISSING = frozenset({"", "na", "n/a", "#n/a", "nan", "null", "none", "?"})  # compared lowercased
@@ -182,55 +191,65 @@ class Series:
 
 
 # -- dates -------------------------------------------------------------------------------------
-_TIME = (r"(?:(?:T|\s+)(?P<H>\d{1,2}):(?P<Mi>\d{2})(?::(?P<S>\d{2})(?:[.,]\d+)?)?"
-         r"\s*(?P<tz>Z|[+-]\d{2}(?::?\d{2})?)?)?")
-_YMD = re.compile(r"(?P<y>\d{4})(?P<sep>[-/.])(?P<m>\d{1,2})(?P=sep)(?P<d>\d{1,2})" + _TIME)
-_YM = re.compile(r"(?P<y>\d{4})(?P<sep>[-/])(?P<m>\d{1,2})")
-_Y = re.compile(r"(?P<y>\d{4})")
-_DMY = re.compile(r"(?P<a>\d{1,2})(?P<sep>[-/.])(?P<b>\d{1,2})(?P=sep)(?P<y>\d{4})" + _TIME)
-_FAMILIES = (("ymd", _YMD), ("ym", _YM), ("dmy", _DMY), ("y", _Y))
+# A cell's shape picks how it is read (which field is the year, day or month first); pandas'
+# ISO 8601 reader then reads it, times of day and time zones included, and rejects invalid dates.
+_TIME = r"(?:(?:T|\s+)\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)?)?"
+_SHAPES = {
+    "ymd": re.compile(r"\d{4}([-/.])\d{1,2}\1\d{1,2}" + _TIME),
+    "ym": re.compile(r"\d{4}([-/])\d{1,2}"),
+    "dmy": re.compile(r"\d{1,2}([-/.])\d{1,2}\1\d{4}" + _TIME),
+    "y": re.compile(r"[12]\d{3}()"),  # a bare year from 1000 to 2999, or it is more likely a number
+}
+_ZONE = re.compile(r":\d{2}(?:[.,]\d+)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$")
+_DMY_FIELDS = r"(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})(.*)"
 
 
-def _family(text: str, years: bool = True) -> tuple[str, re.Match] | None:
-    for name, pattern in _FAMILIES:
-        if name == "y" and not years:
-            continue
-        m = pattern.fullmatch(text)
-        if m:
-            return name, m
+def _family(text: str, years: bool = True) -> tuple[str, str] | None:
+    """The shape of one cell as (family, separator): ``ymd``, ``ym``, ``dmy`` (or month first), ``y``."""
+    for name, shape in _SHAPES.items():
+        m = shape.fullmatch(text)
+        if m and (years or name != "y"):
+            return name, m[1]
     return None
 
 
-def _datetime(y: int, mo: int, d: int, m: re.Match | None) -> _dt.datetime | None:
-    """A naive UTC datetime, or None when the fields are not a valid date and time."""
-    try:
-        if m is None or m["H"] is None:
-            return _dt.datetime(y, mo, d)
-        out = _dt.datetime(y, mo, d, int(m["H"]), int(m["Mi"]), int(m["S"] or 0))
-    except ValueError:
-        return None
-    tz = m["tz"]
-    if tz and tz != "Z":
-        digits = tz[1:].replace(":", "")
-        offset = _dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
-        out = out - offset if tz[0] == "+" else out + offset
+def _read(cells: pd.Series, family: str) -> np.ndarray:
+    """``cells`` read as dates of ``family`` (or ``mdy``): ``(N,)`` datetime64[s], NaT where one is not."""
+    import pandas as pd
+
+    text = cells.where(cells.str.fullmatch(_SHAPES["dmy" if family == "mdy" else family]))
+    if text.isna().all():
+        return np.full(len(cells), np.datetime64("NaT"), dtype="datetime64[s]")
+    if family in ("dmy", "mdy"):  # reorder to YYYY-MM-DD
+        a, b, year, rest = (text.str.extract(_DMY_FIELDS)[k] for k in range(4))
+        day, month = (a, b) if family == "dmy" else (b, a)
+        text = year + "-" + month.str.zfill(2) + "-" + day.str.zfill(2) + rest
+    # An explicit format: pandas guesses nothing, so it warns of nothing. Dates with a time zone are
+    # read apart: pandas 2.3 gives a date without one the zone of the date before it.
+    zoned = text.str.contains(_ZONE, na=False)
+    dates = pd.to_datetime(text.where(~zoned), format="ISO8601", errors="coerce")
+    if zoned.any():
+        dates[zoned] = pd.to_datetime(text[zoned], format="ISO8601", utc=True, errors="coerce").dt.tz_convert(None)
+    out = dates.to_numpy().astype("datetime64[s]")  # in UTC where a zone is given; fractions of a second dropped
+    for i in np.nonzero(np.isnat(out) & text.notna().to_numpy())[0]:
+        out[i] = _timestamp(text.iat[i])  # one by one: outside 1678 to 2261, or several spaces before the time
     return out
 
 
-def _read_date(family: str, m: re.Match, day_first: bool = True) -> _dt.datetime | None:
-    if family == "ymd":
-        return _datetime(int(m["y"]), int(m["m"]), int(m["d"]), m)
-    if family == "ym":
-        return _datetime(int(m["y"]), int(m["m"]), 1, None)
-    if family == "y":
-        y = int(m["y"])
-        return _dt.datetime(y, 1, 1) if 1000 <= y <= 2999 else None
-    a, b = int(m["a"]), int(m["b"])
-    return _datetime(int(m["y"]), b, a, m) if day_first else _datetime(int(m["y"]), a, b, m)
+def _timestamp(text: str) -> np.datetime64:
+    """One date that pandas' vector reader rejects (it counts nanoseconds), or NaT if it is invalid."""
+    import pandas as pd
+
+    try:
+        with warnings.catch_warnings():  # its fallback reader (dateutil) may warn; the shape was checked
+            warnings.simplefilter("ignore")
+            t = pd.Timestamp(" ".join(text.split()))
+    except ValueError:
+        return np.datetime64("NaT")
+    return (t.tz_convert(None) if t.tzinfo else t).to_datetime64().astype("datetime64[s]")
 
 
-def _format_name(family: str, m: re.Match, timed: bool) -> str:
-    sep = m["sep"] if family != "y" else ""
+def _format_name(family: str, sep: str, timed: bool) -> str:
     base = {"ymd": f"YYYY{sep}MM{sep}DD", "ym": f"YYYY{sep}MM", "y": "YYYY",
             "dmy": f"DD{sep}MM{sep}YYYY", "mdy": f"MM{sep}DD{sep}YYYY"}[family]
     return base + (" HH:MM[:SS]" if timed else "")
@@ -247,53 +266,34 @@ class _Dates:
     parsed: int = 0  # when dates is None: how many cells are dates on their own
 
 
-def _parse_dates(cells: list[str], years: bool = True) -> _Dates:
-    """Parse non-empty ``cells`` as dates of one format (a time of day may come and go)."""
-    first = _family(cells[0], years)
+def _parse_dates(cells: pd.Series, years: bool = True) -> _Dates:
+    """Parse non-empty ``cells`` ``(N,)`` as dates of the first cell's shape (a time of day may come and go)."""
+    first = _family(cells.iat[0], years)
     if first is None:
         return _Dates(None, bad=0, parsed=_count_dates(cells, years))
-    family = first[0]
-    pattern = dict(_FAMILIES)[family]
-    matches = []
-    for i, c in enumerate(cells):
-        m = pattern.fullmatch(c)
-        if m is None:
-            return _Dates(None, bad=i, parsed=_count_dates(cells, years))
-        matches.append(m)
-    timed = any(m["H"] is not None for m in matches) if family in ("ymd", "dmy") else False
-    if family != "dmy":
-        out = [_read_date(family, m) for m in matches]
-        if None in out:
-            return _Dates(None, bad=out.index(None), parsed=_count_dates(cells, years))
-        return _Dates(np.array(out, dtype="datetime64[s]"), _format_name(family, first[1], timed))
-    found = _day_or_month_first(matches, first[1], timed)
-    if found.dates is None:
-        found.parsed = _count_dates(cells, years)
-    return found
-
-
-def _count_dates(cells: list[str], years: bool) -> int:
-    """How many of ``cells`` are dates on their own (to tell a date column with a typo)."""
-    n = 0
-    for c in cells:
-        found = _family(c, years)
-        if found and (_read_date(*found) or (found[0] == "dmy" and _read_date(*found, day_first=False))):
-            n += 1
-    return n
-
-
-def _day_or_month_first(matches: list[re.Match], first: re.Match, timed: bool) -> _Dates:
-    day_first = [_read_date("dmy", m, True) for m in matches]
-    readings = {"dmy": day_first}
-    if first["sep"] != ".":
-        readings["mdy"] = [_read_date("dmy", m, False) for m in matches]
-    valid = {k: np.array(v, dtype="datetime64[s]") for k, v in readings.items() if None not in v}
-    if not valid:
-        i = max(v.index(None) for v in readings.values())  # the row that breaks the last reading
-        return _Dates(None, bad=i)
+    family, sep = first
+    readings = {f: _read(cells, f) for f in (("dmy", "mdy") if family == "dmy" and sep != "." else (family,))}
+    valid = {f: d for f, d in readings.items() if not np.isnat(d).any()}
+    if not valid:  # the row that breaks the last reading
+        bad = max(int(np.argmax(np.isnat(d))) for d in readings.values())
+        return _Dates(None, bad=bad, parsed=_count_dates(cells, years))
+    timed = family in ("ymd", "dmy") and bool(cells.str.contains(":", regex=False).any())
     if len(valid) == 1 or np.array_equal(valid["dmy"], valid["mdy"]):
-        family = "dmy" if "dmy" in valid else "mdy"
-        return _Dates(valid[family], _format_name(family, first, timed))
+        family = next(iter(valid))
+        return _Dates(valid[family], _format_name(family, sep, timed))
+    return _day_or_month_first(valid, cells.iat[0], sep, timed)
+
+
+def _count_dates(cells: pd.Series, years: bool) -> int:
+    """How many of ``cells`` are dates on their own (to tell a date column with a typo)."""
+    ok = np.zeros(len(cells), bool)
+    for family in ("ymd", "ym", "dmy", "mdy") + (("y",) if years else ()):
+        ok |= ~np.isnat(_read(cells, family))
+    return int(ok.sum())
+
+
+def _day_or_month_first(valid: dict[str, np.ndarray], first: str, sep: str, timed: bool) -> _Dates:
+    """Both readings of a DD/MM/YYYY-or-MM/DD/YYYY column are valid and differ: pick one, say why."""
 
     def ordered(d: np.ndarray) -> bool:
         step = np.diff(d.astype(np.int64))
@@ -311,33 +311,30 @@ def _day_or_month_first(matches: list[re.Match], first: re.Match, timed: bool) -
             family, why = ("dmy" if ok["dmy"] else "mdy"), reason
             break
     other = "mdy" if family == "dmy" else "dmy"
-    name, other_name = _format_name(family, first, timed), _format_name(other, first, timed)
-    note = (f"dates such as {first.group(0)!r} could be {name} or {other_name} (no day is above 12); "
+    name, other_name = _format_name(family, sep, timed), _format_name(other, sep, timed)
+    note = (f"dates such as {first!r} could be {name} or {other_name} (no day is above 12); "
             f"read as {name} because {why}; if that is wrong, rewrite the dates as YYYY-MM-DD")
     return _Dates(valid[family], name, note)
 
 
 def _bound(text: str, name: str) -> tuple[np.datetime64, np.datetime64]:
     """``--start``/``--end`` as ``[from, to)`` in seconds: a day, month or year covers all of it."""
+    import pandas as pd
+
     text = text.strip()
     found = _family(text)
     fix = "write it as YYYY-MM-DD (e.g. 2000-01-01)"
     if found is None:
         raise RnnkitError(f"{flag_name(name)}: {text!r} is not a date; {fix}")
-    family, m = found
-    if family == "dmy":
-        day_first, month_first = _read_date("dmy", m, True), _read_date("dmy", m, False)
-        if m["sep"] == ".":
-            month_first = None
-        if day_first and month_first and day_first != month_first:
-            raise RnnkitError(f"{flag_name(name)}: {text!r} is ambiguous (day or month first?); {fix}")
-        value = day_first or month_first
-    else:
-        value = _read_date(family, m)
-    if value is None:
+    family, sep = found
+    readings = ("dmy", "mdy") if family == "dmy" and sep != "." else (family,)
+    values = {v for v in (_read(pd.Series([text]), f)[0] for f in readings) if not np.isnat(v)}
+    if len(values) > 1:
+        raise RnnkitError(f"{flag_name(name)}: {text!r} is ambiguous (day or month first?); {fix}")
+    if not values:
         raise RnnkitError(f"{flag_name(name)}: {text!r} is not a valid date; {fix}")
-    lo = np.datetime64(value, "s")
-    if family in ("ymd", "dmy") and m["H"] is not None:
+    lo = values.pop()
+    if ":" in text:
         return lo, lo + np.timedelta64(1, "s")
     if family == "ym":
         return lo, (lo.astype("datetime64[M]") + 1).astype("datetime64[s]")
@@ -502,10 +499,8 @@ def calendar_features(dates: np.ndarray, frequency: Frequency) -> tuple[np.ndarr
 
 
 # -- reading the file --------------------------------------------------------------------------
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
 _CLOCK = re.compile(r"\d{1,2}:\d{2}(?::\d{2})?")
-_INFINITE = frozenset({"inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"})
 
 
 def _data_path(cfg: SeriesConfig) -> Path:
@@ -522,8 +517,8 @@ def _data_path(cfg: SeriesConfig) -> Path:
 class _Table:
     names: list[str]  # one per column: the header, or "column N"
     header: bool
-    rows: list[list[str]]  # data rows, cells stripped
-    lines: np.ndarray  # (N,) the line where each row starts, as in the file
+    cells: pd.DataFrame  # (N, columns) str, stripped; the data rows, columns numbered from 0
+    lines: np.ndarray  # (N,) the line of each row, as in the file
     delimiter: str
     blank: int  # blank lines skipped
 
@@ -555,53 +550,83 @@ def _sniff_delimiter(text: str) -> str:
     return best if counts[best] > counts[","] else ","
 
 
-def _is_number(cell: str, delimiter: str) -> bool:
-    return bool(_NUMBER.fullmatch(cell) or cell.lower() in _INFINITE
-                or (delimiter != "," and _DECIMAL_COMMA.fullmatch(cell)))
+def _to_float(cells: pd.Series, delimiter: str) -> np.ndarray:
+    """``cells`` as float64 ``(N,)``: NaN where one is not a number (``inf`` is one)."""
+    import pandas as pd
+
+    if delimiter != ",":  # 1,5 is a decimal comma when the comma separates nothing
+        cells = cells.where(~cells.str.fullmatch(_DECIMAL_COMMA), cells.str.replace(",", ".", regex=False))
+    out = pd.to_numeric(cells, errors="coerce").to_numpy(np.float64)
+    ok = ~np.isnan(out)
+    out[ok] = cells[ok].to_numpy().astype(np.float64)  # Python's float, exact to the last bit (pandas' is not)
+    return out
 
 
 def _is_label(cell: str, delimiter: str) -> bool:
     """A header-like cell: not empty, not a number, a missing value marker or a date."""
-    return bool(cell) and cell.lower() not in MISSING and not _is_number(cell, delimiter) and _family(cell) is None
+    import pandas as pd
+
+    return (bool(cell) and cell.lower() not in MISSING and _family(cell) is None
+            and np.isnan(_to_float(pd.Series([cell]), delimiter)[0]))
+
+
+def _most_fields(text: str, delimiter: str) -> np.ndarray:
+    """``(lines,)`` 1 + the delimiters on each line: the most fields a row on it can have (quotes hide some)."""
+    b = np.frombuffer(text.encode(), np.uint8)  # no byte of a multi-byte character is ASCII
+    ends = (b == ord("\n")) | ((b == ord("\r")) & (np.append(b[1:], 0) != ord("\n")))  # \n, \r\n or \r
+    line = np.cumsum(ends)
+    return 1 + np.bincount(line[b == ord(delimiter)], minlength=int(line[-1]) + 1)
+
+
+def _split(text: str, delimiter: str, most: int, path: Path) -> np.ndarray:
+    """The fields of every line, stripped: ``(lines, most)`` str, ``""`` for a blank line or a short row's end."""
+    import pandas as pd
+
+    try:  # as many columns as the longest line allows: pandas pads short rows, and long ones are ours to report
+        cells = pd.read_csv(io.StringIO(text), sep=delimiter, header=None, names=range(most), dtype=str,
+                            na_filter=False, skip_blank_lines=False)  # row i is line i + 1
+    except pd.errors.ParserError as e:
+        row = re.search(r"EOF inside string starting at row (\d+)", str(e))
+        where = f" line {int(row[1]) + 1}: a quote opened on this line is not closed" if row else \
+            f" is not valid CSV ({str(e).strip()})"
+        raise RnnkitError(f"{path}{where}; fix the quotes on that line")
+    cells = cells.to_numpy(dtype=str)  # numpy's string functions run in C, pandas' (on objects) in Python
+    multiline = np.any((np.char.find(cells, "\n") >= 0) | (np.char.find(cells, "\r") >= 0), axis=1)
+    if multiline.any():  # the rows below it would no longer be on the line of their number
+        raise RnnkitError(f"{path} line {np.argmax(multiline) + 1}: a quote opened on this line is not closed (the "
+                          f"field runs over several lines); fix the quotes on that line")
+    return np.char.strip(cells)
 
 
 def _read_table(path: Path, encoding: str) -> _Table:
+    import pandas as pd
+
     text = _decode(path, encoding)
     delimiter = _sniff_delimiter(text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    blank = 0
-    previous = 0
-    try:
-        for cells in reader:
-            start, previous = previous + 1, reader.line_num
-            cells = [c.strip() for c in cells]
-            if not any(cells):
-                blank += 1
-                continue
-            rows.append(cells)
-            lines.append(start)
-    except csv.Error as e:
-        raise RnnkitError(f"{path} line {reader.line_num} is not valid CSV ({e}); fix the quotes on that line")
-    header = all(c == "" or _is_label(c, delimiter) for c in rows[0])
-    width = len(rows[0])
-    names = [c if (header and c) else f"column {i + 1}" for i, c in enumerate(rows[0])]
+    most = _most_fields(text, delimiter)
+    cells = _split(text, delimiter, int(most.max()), path)
+    filled = cells != ""
+    rows = np.nonzero(filled.any(axis=1))[0]
+    if not len(rows):
+        raise RnnkitError(f"{path} has only empty fields; pass a CSV file with a date column and numeric columns")
+    width = int(np.nonzero(filled[rows[0]])[0][-1]) + 1  # the first row's, without trailing empty fields
+    first = cells[rows[0], :width].tolist()
+    header = all(c == "" or _is_label(c, delimiter) for c in first)
+    names = [c if (header and c) else f"column {i + 1}" for i, c in enumerate(first)]
     if header:
-        rows, lines = rows[1:], lines[1:]
-        if not rows:
+        rows = rows[1:]
+        if not len(rows):
             raise RnnkitError(f"{path} has a header row but no data rows; add the data below the header")
-    for k, (cells, line) in enumerate(zip(rows, lines)):
-        if len(cells) > width and not any(cells[width:]):
-            rows[k] = cells = cells[:width]  # trailing empty fields ("a,b,")
-        if any("\n" in c or "\r" in c for c in cells):
-            raise RnnkitError(f"{path} line {line}: a quote opened on this line is not closed (the field runs "
-                              f"over several lines); fix the quotes on that line")
-        if len(cells) != width:
-            what = "the header has" if header else "the first row has"
-            raise RnnkitError(f"{path} line {line} has {len(cells)} field{'s' * (len(cells) > 1)} but {what} {width}; "
-                              f"fix that line (fields are separated by {delimiter!r}) or remove it")
-    return _Table(names, header, rows, np.array(lines, dtype=np.int64), delimiter, blank)
+    long = filled[rows, width:].any(axis=1)  # (a trailing empty field is no field)
+    ragged = long | (most[rows] < width)  # too few delimiters on its line
+    if ragged.any():
+        i = int(np.argmax(ragged))
+        n = int(np.nonzero(filled[rows[i]])[0][-1]) + 1 if long[i] else int(most[rows[i]])
+        what = "the header has" if header else "the first row has"
+        raise RnnkitError(f"{path} line {rows[i] + 1} has {n} field{'s' * (n > 1)} but {what} {width}; "
+                          f"fix that line (fields are separated by {delimiter!r}) or remove it")
+    blank = len(cells) - len(rows) - header
+    return _Table(names, header, pd.DataFrame(cells[rows, :width], dtype=object), rows + 1, delimiter, blank)
 
 
 def _column(ref: str, table: _Table, name: str) -> int:
@@ -637,56 +662,48 @@ def _date_column(cfg: SeriesConfig, table: _Table, path: Path) -> tuple[int, _Da
     results: dict[int, _Dates] = {}
     for years in ((True,) if cfg.date_column.strip() else (False, True)):
         for j in candidates:
-            cells = [row[j] for row in table.rows]
-            filled = [i for i, c in enumerate(cells) if c]
-            if not filled:
+            cells = table.cells[j]
+            filled = np.nonzero((cells != "").to_numpy())[0]
+            if not len(filled):
                 continue
-            parsed = _parse_dates([cells[i] for i in filled], years)
+            parsed = _parse_dates(cells.iloc[filled].reset_index(drop=True), years)
             if parsed.dates is None:
                 parsed.bad = filled[parsed.bad]
                 if j not in results or parsed.parsed > results[j].parsed:
                     results[j] = parsed
                 continue
             if len(filled) < len(cells):
-                i = next(i for i, c in enumerate(cells) if not c)
+                i = int(np.argmax((cells == "").to_numpy()))
                 raise RnnkitError(f"{path} line {table.lines[i]} has no date (column {table.names[j]!r} is empty); "
                                   f"fill in the date or remove the row")
             return j, parsed
     # No column parses: point at the column that came closest, if it mostly parses.
     best = max(results, key=lambda j: results[j].parsed, default=None)
-    if best is not None and (cfg.date_column.strip() or results[best].parsed >= len(table.rows) / 2):
+    if best is not None and (cfg.date_column.strip() or results[best].parsed >= len(table.cells) / 2):
         bad = results[best].bad
         raise RnnkitError(
-            f"{path} line {table.lines[bad]}, date column {table.names[best]!r}: {table.rows[bad][best]!r} is not "
+            f"{path} line {table.lines[bad]}, date column {table.names[best]!r}: {table.cells.iat[bad, best]!r} is not "
             f"a date (or not in the format of the rows above it); understood formats: {DATE_FORMATS}; fix that date")
     where = "" if table.header else " (the file has no header row)"
     raise RnnkitError(f"{path}: no date column found{where}: no column's values all parse as dates; understood "
                       f"formats: {DATE_FORMATS}; fix the dates or pass --date-column")
 
 
-def _numbers(cells: list[str], lines: np.ndarray, name: str, path: Path, delimiter: str) -> np.ndarray:
+def _numbers(cells: pd.Series, lines: np.ndarray, name: str, path: Path, delimiter: str) -> np.ndarray:
     """The cells of one column as float64 ``(N,)``, NaN where a value is missing."""
-    out = np.empty(len(cells), dtype=np.float64)
-    for i, c in enumerate(cells):
-        low = c.lower()
-        if low in MISSING:
-            out[i] = np.nan
-            continue
-        if _NUMBER.fullmatch(c):
-            out[i] = float(c)
-        elif low in _INFINITE:
-            out[i] = np.inf
-        elif delimiter != "," and _DECIMAL_COMMA.fullmatch(c):
-            out[i] = float(c.replace(",", "."))
-        else:
-            hint = ""
-            if re.fullmatch(r"[+-]?[\d,.]+", c):
-                hint = " (thousands separators are not understood: write 1234.5)"
-            raise RnnkitError(f"{path} line {lines[i]}, column {name!r}: {c!r} is not a number{hint}; fix or remove "
-                              f"that row (a missing value may be left {MISSING_WORDS})")
-        if not np.isfinite(out[i]):
+    out = _to_float(cells, delimiter)
+    missing = np.isnan(out)
+    missing[missing] = cells[missing].str.lower().isin(MISSING)
+    wrong = ~missing & ~np.isfinite(out)
+    if wrong.any():
+        i = int(np.argmax(wrong))
+        c = cells.iat[i]
+        if np.isinf(out[i]):
             raise RnnkitError(f"{path} line {lines[i]}, column {name!r}: {c!r} is infinite; replace it with a "
                               f"number, or leave the cell empty and pass --fill interpolate or --fill ffill")
+        hint = " (thousands separators are not understood: write 1234.5)" if re.fullmatch(r"[+-]?[\d,.]+", c) else ""
+        raise RnnkitError(f"{path} line {lines[i]}, column {name!r}: {c!r} is not a number{hint}; fix or remove "
+                          f"that row (a missing value may be left {MISSING_WORDS})")
     return out
 
 
@@ -694,9 +711,9 @@ def _default_target(table: _Table, taken: set[int], path: Path) -> int:
     for j in reversed(range(len(table.names))):
         if j in taken:
             continue
-        cells = [row[j] for row in table.rows]
-        present = [c for c in cells if c.lower() not in MISSING]
-        if present and sum(_is_number(c, table.delimiter) for c in present) >= len(present) / 2:
+        cells = table.cells[j]
+        present = cells[~cells.str.lower().isin(MISSING)]
+        if len(present) and np.sum(~np.isnan(_to_float(present, table.delimiter))) >= len(present) / 2:
             return j
     others = [j for j in range(len(table.names)) if j not in taken]
     if len(others) == 1:
@@ -711,7 +728,7 @@ def _default_target(table: _Table, taken: set[int], path: Path) -> int:
 def _time_hint(table: _Table, date_j: int) -> str:
     """For duplicate dates: point at a separate column of times of day, if there is one."""
     for j, name in enumerate(table.names):
-        if j != date_j and all(_CLOCK.fullmatch(row[j]) for row in table.rows):
+        if j != date_j and table.cells[j].str.fullmatch(_CLOCK).all():
             return (f" (the times of day seem to be in column {name!r}: join them to the dates in one column, "
                     f"as YYYY-MM-DD HH:MM)")
     return ""
@@ -719,13 +736,11 @@ def _time_hint(table: _Table, date_j: int) -> str:
 
 def _fill(x: np.ndarray, y: np.ndarray, how: str) -> np.ndarray:
     """Fill the NaNs of ``y`` ``(T,)`` at times ``x`` ``(T,)``; leading NaNs take the first value."""
-    ok = ~np.isnan(y)
-    if how == "interpolate":
-        return np.interp(x, x[ok], y[ok])
-    index = np.where(ok, np.arange(len(y)), -1)
-    index = np.maximum.accumulate(index)
-    index[index < 0] = np.argmax(ok)
-    return y[index]
+    import pandas as pd
+
+    y = pd.Series(y, index=x)
+    y = y.interpolate("index") if how == "interpolate" else y.ffill()  # the last NaNs take the last value
+    return y.bfill().to_numpy()
 
 
 def _show(dates: np.ndarray) -> str:
@@ -737,7 +752,7 @@ def read_series(cfg: SeriesConfig) -> Series:
     cfg.__post_init__()  # again: fields may have been set after the config was made
     path = _data_path(cfg)
     table = _read_table(path, cfg.encoding)
-    report = [f"read {len(table.rows)} rows from {path}"
+    report = [f"read {len(table.cells)} rows from {path}"
               + (f" (header: {', '.join(table.names)})" if table.header else " (no header row)")]
     if table.delimiter != ",":
         report.append(f"fields are separated by {table.delimiter!r}")
@@ -817,7 +832,7 @@ def read_series(cfg: SeriesConfig) -> Series:
     file_lines = table.lines[file_order]
     columns = []
     for j in [target_j, *cov_j]:
-        cells = [table.rows[i][j] for i in file_order]
+        cells = table.cells[j].iloc[file_order]
         columns.append(_numbers(cells, file_lines, table.names[j], path, table.delimiter))
     data = np.stack(columns, axis=1)[np.searchsorted(file_order, rows)]  # (T, 1 + C), sorted by date
 
