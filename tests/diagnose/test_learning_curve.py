@@ -2,6 +2,7 @@
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 
@@ -54,3 +55,30 @@ def test_bad_fractions(tmp_path, tiny_file, fractions, match):
     assert_clean_error(cli("learning-curve", "--data", tiny_file, *TINY, "--fractions", *fractions,
                            "--out", tmp_path / "lc"), match)
     assert not (tmp_path / "lc").exists()
+
+
+def test_the_seeds_vary_the_training_but_not_the_split(tmp_path):
+    """Translation splits at random: every run of the curve keeps the first seed's validation and test pairs."""
+    import random
+
+    from rnnkit import translate
+    from rnnkit.diagnose.learning_curve import learning_curve
+    from rnnkit.tasks import TASKS
+    from rnnkit.translate.pairs import read_split
+
+    rng = random.Random(0)
+    rows = [" ".join(s) + "\t" + " ".join(reversed(s)) for s in (rng.sample("abcdefghij", 4) for _ in range(120))]
+    (tmp_path / "rev.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    cfg = translate.TranslateConfig()
+    cfg.data.data, cfg.tokenizer.tokens, cfg.tokenizer.min_freq = str(tmp_path / "rev.tsv"), "word", 1
+    cfg.model.hidden_size, cfg.model.embedding_size = 8, 4
+    cfg.train.steps, cfg.train.batch_size, cfg.train.seed, cfg.train.device = 1, 8, 5, "cpu"
+    curve = learning_curve(TASKS["translate"], cfg, tmp_path / "lc", [0.5, 1.0], seeds=2)
+    assert [p.seed for p in curve.points] == [5, 6, 5, 6]
+    runs = [Path(p.run) for p in curve.points]
+    held_out = [read_split(run, "val") + read_split(run, "test") for run in runs]
+    assert all(h == held_out[0] for h in held_out)
+    configs = [json.loads((run / "config.json").read_text()) for run in runs]
+    assert {c["data"]["split_seed"] for c in configs} == {5} and {c["train"]["seed"] for c in configs} == {5, 6}
+    whole = [read_split(run, "train") for run, p in zip(runs, curve.points) if p.fraction == 1.0]
+    assert whole[0] == whole[1]  # the same training split, and at fraction 1 all of it

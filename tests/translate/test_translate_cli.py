@@ -235,8 +235,9 @@ def test_evaluate_text_and_val_split(tr):
     (["--teacher-forcing", "0.5", "--teacher-forcing-schedule", "linear"],
      {"train": {"teacher_forcing": 0.5, "teacher_forcing_schedule": "linear"}}),
     (["--lowercase"], {"data": {"lowercase": True}}),
+    (["--split-seed", "5"], {"data": {"split_seed": 5}}),
 ], ids=["char", "sentencepiece", "no-attention", "bahdanau", "lstm", "unidirectional", "scheduled-sampling",
-        "lowercase"])
+        "lowercase", "split-seed"])
 def test_train_options(tmp_path, pairs_file, options, saved):
     out = tmp_path / "run"
     ok(cli(*train_argv(pairs_file, out, *options, "--steps", "2", "--eval-every", "2")))
@@ -249,6 +250,8 @@ def test_train_options(tmp_path, pairs_file, options, saved):
     assert len(p.stdout.splitlines()) == 2, p.stdout
     if "sentencepiece" in options:
         assert (out / "source.model").is_file() and (out / "target.model").is_file()
+    if "--split-seed" in options:  # the split records its own seed, not --seed
+        assert json.loads((out / "split.json").read_text())["seed"] == 5 and config["train"]["seed"] == 0
     if "--lowercase" in options:
         assert (out / "pairs" / "train.tsv").read_text() == (out / "pairs" / "train.tsv").read_text().lower()
     if "none" in options:  # no attention, nothing to plot

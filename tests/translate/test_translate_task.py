@@ -231,3 +231,47 @@ def test_data_fraction_keeps_a_seeded_share_of_the_training_pairs_only(tmp_path)
     assert set(p.line for p in part["train"]) < set(p.line for p in whole["train"])
     assert json.loads((runs[0.25] / "split.json").read_text())["data_fraction"] == {
         "fraction": 0.25, "whole_train_pairs": len(whole["train"])}
+
+
+# -- the split's own seed ------------------------------------------------------------------------
+def _split_of(run: Path) -> dict:
+    return {name: read_split(run, name) for name in ("train", "val", "test")}
+
+
+def test_split_seed_fixes_the_split_while_the_seed_varies_the_training(tmp_path):
+    data = reverse_file(tmp_path / "rev.tsv", 200)
+    for name, seed, split_seed in (("a", 0, 7), ("b", 1, 7), ("c", 0, 8)):
+        cfg = tiny_config(data, steps=1, seed=seed)
+        cfg.data.split_seed = split_seed
+        translate.train(cfg, tmp_path / name)
+    a, b, c = (_split_of(tmp_path / name) for name in "abc")
+    assert a == b  # another --seed, the same --split-seed: the same pairs in every part
+    assert a["val"] != c["val"] and a["test"] != c["test"]  # another --split-seed: another split
+    assert [json.loads((tmp_path / n / "split.json").read_text())["seed"] for n in "abc"] == [7, 7, 8]
+    weights = [translate.load(tmp_path / n).model.state_dict() for n in "ab"]
+    assert any(not torch.equal(weights[0][k], weights[1][k]) for k in weights[0])  # --seed still seeds the model
+
+
+def test_a_config_saved_before_split_seed_loads_and_reproduces_its_split(tmp_path):
+    """A run saved before ``--split-seed`` existed has no such field; it was split by ``--seed``."""
+    import dataclasses
+
+    from rnnkit.core.config import from_dict
+    from rnnkit.tasks import TASKS, resume_config
+    from rnnkit.translate.pairs import PairsConfig, read_pairs, split_pairs
+
+    data = reverse_file(tmp_path / "rev.tsv", 200)
+    saved = dataclasses.asdict(tiny_config(data, steps=1, seed=3))
+    del saved["data"]["split_seed"]
+    translate.train(from_dict(translate.TranslateConfig, saved), tmp_path / "run")
+    every = read_pairs(PairsConfig(data=str(data)))
+    assert _split_of(tmp_path / "run") == split_pairs(every, 0.1, 0.1, seed=3)  # the old code's call: --seed
+    assert _split_of(tmp_path / "run") != split_pairs(every, 0.1, 0.1, seed=0)  # (the seed matters)
+    # its config.json without the field resumes
+    config_file = tmp_path / "run" / "config.json"
+    old = json.loads(config_file.read_text())
+    del old["data"]["split_seed"]
+    config_file.write_text(json.dumps(old))
+    assert resume_config(TASKS["translate"], tmp_path / "run", {"train": {"steps": 2}}).data.split_seed is None
+    assert translate.train(resume_config(TASKS["translate"], tmp_path / "run", {"train": {"steps": 2}}),
+                           tmp_path / "run", resume=True).steps == 2

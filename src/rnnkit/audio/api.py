@@ -107,9 +107,10 @@ def train(config: AudioConfig, out: str | Path, *, resume: bool = False, overwri
     rate = config.features.sample_rate
     clips, parts, skipped = _prepare(config, out, resume)
     waves, kept, newly_skipped = read_clips(config.data, clips, rate)
+    split_seed = config.train.seed if config.data.split_seed is None else config.data.split_seed
     if not resume:
         skipped = newly_skipped
-        parts = keep_fraction(split_clips(config.data, kept, config.train.seed), config.train.data_fraction,
+        parts = keep_fraction(split_clips(config.data, kept, split_seed), config.train.data_fraction,
                               config.train.seed)
         clips = kept
     elif len(kept) != len(clips):
@@ -125,6 +126,7 @@ def train(config: AudioConfig, out: str | Path, *, resume: bool = False, overwri
         if not resume:
             with rundir.preparing(out) as tmp:
                 write_json(tmp / SPLIT_FILE, {"data": str(config.data.data), "labels": labels, "skipped": skipped,
+                                              "seed": split_seed,
                                               "clips": [{**dataclasses.asdict(c), "part": p} for c, p in zip(clips, parts)]})
         write_json(out / rundir.CONFIG_FILE, dataclasses.asdict(config))
 

@@ -13,8 +13,8 @@ Splits (``--split``):
 - ``pattern``: the clips whose file name matches ``--test-pattern`` are the test part (FSDD's
   convention: ``'_[0-4]\\.wav$'``), validation a seeded 10% of the others.
 
-The split is written into the run (``split.json``: every file with its label, group and part),
-so a run is evaluated again on exactly the same clips.
+The split is written into the run (``split.json``: every file with its label, group and part, and
+the split's seed), so a run is evaluated again on exactly the same clips.
 """
 
 from __future__ import annotations
@@ -46,6 +46,10 @@ class ClipsConfig:
     val_fraction: float = option(0.1, "fraction of the clips (of the non-test clips for group and pattern "
                                       "splits) for validation")
     test_fraction: float = option(0.1, "--split random: fraction of the clips for test")
+    # None, not a fixed number: a run saved before this option has no split_seed and was split by --seed
+    split_seed: int | None = option(None, "seed of the split (the shuffle, the validation clips, a seeded "
+                                          "--test-group; default: --seed); fix it to vary --seed without "
+                                          "changing the split")
     skip_bad_files: bool = option(False, "skip unreadable, silent or too short files (listed) instead of stopping")
 
     def __post_init__(self) -> None:

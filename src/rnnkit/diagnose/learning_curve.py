@@ -1,7 +1,9 @@
 """``rnnkit learning-curve``: train and validation error against the amount of training data.
 
 The same configuration and budget are trained at each ``--data-fraction`` of the training
-split, with several seeds (each seed draws its own fraction and initialization); each run's
+split, with several seeds (each seed draws its own fraction and initialization). The split
+itself stays the one of the configuration's ``--split-seed`` (or first seed) for every run, so the
+spread over seeds is the training's, not a mix with that of different validation sets. Each run's
 train error (evaluation mode) and validation error are measured as ``rnnkit diagnose`` does, in
 the task's unit. More data is likely to help while the validation error still falls between the
 two largest fractions by more than its spread over seeds (``improving-your-rnn.md``: more data
@@ -86,6 +88,16 @@ def conclude(summary: list[dict[str, float]], unit: str) -> tuple[bool, str]:
     return False, f"{said}: not falling beyond its spread, so more data alone is unlikely to help"
 
 
+def fixed_split(config: Any, seed: int) -> Any:
+    """``config`` with its split seed pinned to ``seed`` unless it names one, for tasks whose split is
+    drawn at random (translation, audio: ``data.split_seed``); a split by time or position (forecast,
+    language model) has no seed and is returned unchanged."""
+    data = getattr(config, "data", None)
+    if not hasattr(data, "split_seed") or data.split_seed is not None:
+        return config
+    return dataclasses.replace(config, data=dataclasses.replace(data, split_seed=seed))
+
+
 def learning_curve(spec, config: Any, out: str | Path, fractions: list[float], seeds: int = 3,
                    device: str = "cpu", on_run: Callable[[str], None] | None = None) -> LearningCurve:
     """Train ``config`` (a ``spec.config``) at each fraction with ``seeds`` seeds under ``out/runs``;
@@ -95,6 +107,7 @@ def learning_curve(spec, config: Any, out: str | Path, fractions: list[float], s
         raise RnnkitError(f"--seeds: must be at least 1, got {seeds}")
     out = Path(out)
     base_seed = config.train.seed
+    config = fixed_split(config, base_seed)  # what the first seed's run would split by anyway
     points, unit = [], ""
     for f in fractions:
         for k in range(seeds):

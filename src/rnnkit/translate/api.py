@@ -119,14 +119,15 @@ def _prepare(config: TranslateConfig, out: Path):
     returns ``(splits, codec, split summary, encoded training pairs)``."""
     with rundir.preparing(out) as tmp:
         every = pairs_mod.read_pairs(config.data)
-        splits = pairs_mod.split_pairs(every, config.data.val_fraction, config.data.test_fraction, config.train.seed)
+        split_seed = config.train.seed if config.data.split_seed is None else config.data.split_seed
+        splits = pairs_mod.split_pairs(every, config.data.val_fraction, config.data.test_fraction, split_seed)
         whole_train = len(splits["train"])  # --data-fraction: a seeded share of the training pairs only
         splits["train"] = [splits["train"][i] for i in
                            subsample.subset(whole_train, config.train.data_fraction, config.train.seed)]
         codec = Codec.fit(config.tokenizer, [p.source for p in splits["train"]], [p.target for p in splits["train"]],
                           config.train.seed)
         train_pairs = training_pairs(codec, splits["train"], config.data.max_length)
-        split = {**pairs_mod.split_summary(config.data, splits, config.train.seed), "trained_pairs": len(train_pairs),
+        split = {**pairs_mod.split_summary(config.data, splits, split_seed), "trained_pairs": len(train_pairs),
                  "data_fraction": {"fraction": config.train.data_fraction, "whole_train_pairs": whole_train}}
         pairs_mod.write_splits(tmp, splits)
         write_json(tmp / SPLIT_FILE, split)

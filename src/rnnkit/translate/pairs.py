@@ -36,6 +36,9 @@ class PairsConfig:
     max_length: int = option(50, "training pairs with more tokens than this on either side are left out (0 = keep all)")
     val_fraction: float = option(0.1, "fraction of the pairs for validation")
     test_fraction: float = option(0.1, "fraction of the pairs for test")
+    # None, not a fixed number: a run saved before this option has no split_seed and was split by --seed
+    split_seed: int | None = option(None, "seed of the train/validation/test split (default: --seed); fix it "
+                                          "to vary --seed without changing the split")
 
     def __post_init__(self) -> None:
         check_encoding(self.encoding)
@@ -209,7 +212,7 @@ def read_split(run_dir: Path, name: str) -> list[Pair]:
 
 
 def split_summary(cfg: PairsConfig, splits: dict[str, list[Pair]], seed: int) -> dict:
-    """What the run was split from and how, for the run's ``split.json``."""
+    """What the run was split from and how (``seed``: the split's seed), for the run's ``split.json``."""
     path = Path(cfg.data).expanduser()
     sha = hashlib.sha256()
     with path.open("rb") as f:
