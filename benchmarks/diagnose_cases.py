@@ -8,10 +8,12 @@ Cases (step budgets, so results do not depend on the machine's load; each about 
 less on 2 CPU cores at --scale 1):
 
 * tiny: a GRU of 8 units cannot fit the text -> high bias;
-* memorizer: a 2x384 LSTM without dropout, trained long on 5% of the training split -> high
+* memorizer: a 2x256 LSTM without dropout, trained long on 5% of the training split -> high
   variance (the reference n-gram is counted on the same 5%);
-* default: rnnkit's default configuration on a short budget -> whatever its numbers say (the
-  verdict must be the one its own errors and thresholds give).
+* default: rnnkit's default configuration (2x512 LSTM, dropout 0.3) stopped after 80 steps,
+  about two passes over the training text -> high bias: a character LSTM needs thousands of
+  steps to beat a Kneser-Ney n-gram, and with dropout two passes are too few to memorize the
+  text (a label fixed by the case's design, not read off its own numbers).
 
 Then a learning curve of a GRU of 64 units, 300 steps (fractions 0.1 0.25 0.5 1, --curve-seeds
 seeds each; 8 runs, about 4 minutes): its validation error should fall with data. Prints Markdown tables; runs go to --out.
@@ -27,7 +29,7 @@ from pathlib import Path
 import rnnkit
 from rnnkit import tasks
 from rnnkit.core.config import from_dict
-from rnnkit.diagnose.bias_variance import HIGH_BIAS, HIGH_VARIANCE, Thresholds, verdict
+from rnnkit.diagnose.bias_variance import HIGH_BIAS, HIGH_VARIANCE
 from rnnkit.diagnose.diagnosis import diagnose
 from rnnkit.diagnose.learning_curve import learning_curve
 from rnnkit.text.language_model import LMConfig
@@ -41,7 +43,7 @@ def config(data: str, rnn: dict, train: dict) -> LMConfig:
 
 
 def cases(data: str, scale: float) -> dict[str, tuple[str, str, LMConfig]]:
-    """{key: (description, expected verdict or "" for none, configuration)}."""
+    """{key: (description, expected verdict, configuration)}."""
     steps = lambda n: max(2, round(n * scale))  # noqa: E731
     return {
         "tiny": ("tiny GRU, 8 units", HIGH_BIAS,
@@ -50,7 +52,7 @@ def cases(data: str, scale: float) -> dict[str, tuple[str, str, LMConfig]]:
         "memorizer": ("2x256 LSTM, no dropout, 5% of the training split, ~50 epochs", HIGH_VARIANCE,
                       config(data, {"cell": "lstm", "layers": 2, "hidden_size": 256, "dropout": 0.0},
                              {"steps": steps(200), "data_fraction": 0.05, "batch_size": 16})),
-        "default": ("default configuration, 80 steps", "", config(data, {}, {"steps": steps(80)})),
+        "default": ("default configuration, 80 steps", HIGH_BIAS, config(data, {}, {"steps": steps(80)})),
     }
 
 
@@ -77,10 +79,9 @@ def main() -> None:
         rnnkit.train(cfg, run, overwrite=True)
         d = diagnose(run)
         seconds = time.perf_counter() - t0
-        # the default case has no label: its verdict must be the one its own numbers give
-        ok = d.verdict == (expected or verdict(d.train, d.validation, d.reference, Thresholds(**d.thresholds)))
+        ok = d.verdict == expected
         right.append(ok)
-        print(f"| {name} | {expected or '(its numbers)'} | {d.verdict} | {d.train:.3f} | {d.validation:.3f} | "
+        print(f"| {name} | {expected} | {d.verdict} | {d.train:.3f} | {d.validation:.3f} | "
               f"{d.reference:.3f} | {d.unit} | {seconds:.0f} | {'yes' if ok else 'NO'} |", flush=True)
     print(f"\n{sum(right)} of {len(right)} verdicts right; thresholds: 5% of each run's validation error")
 

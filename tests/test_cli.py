@@ -3,8 +3,10 @@
 import json
 
 import pytest
+import torch
 
 from conftest import TINY_TEXT, assert_clean_error, run_cli
+from rnnkit.text import api as text_api
 
 
 
@@ -66,6 +68,16 @@ def test_window_objective_and_one_hot_from_cli(tmp_path, tiny_file):
     p = run_cli("train", "--data", tiny_file, "--out", out, "--objective", "window", "--one-hot", "--cell", "rnn",
                 "--optimizer", "rmsprop", "--steps", "5", "--seq-len", "10", "--hidden-size", "16", "--lr", "1e-3")
     assert p.returncode == 0, p.stderr
+    assert "no n-gram mix for the window objective" in p.stdout  # the training code saw the objective
+    saved = json.loads((out / "config.json").read_text())
+    assert (saved["train"]["objective"], saved["train"]["optimizer"], saved["train"]["seq_len"], saved["train"]["lr"],
+            saved["rnn"]["one_hot"], saved["rnn"]["cell"], saved["rnn"]["hidden_size"]) == (
+        "window", "rmsprop", 10, 1e-3, True, "rnn", 16)
+    lm = text_api.load(out)
+    assert lm.config.window == 10  # scored and sampled with 10-token windows
+    model = lm.model
+    assert isinstance(model.rnn, torch.nn.RNN) and model.rnn.hidden_size == 16
+    assert model.embed is None and model.rnn.input_size == len(lm.vocab)  # one-hot vectors in, no embedding
     assert run_cli("sample", out, "--length", "20", "--greedy").returncode == 0
     assert run_cli("evaluate", out, "--json").returncode == 0
 

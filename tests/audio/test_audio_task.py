@@ -191,14 +191,26 @@ def test_augmentation_changes_training_input_only(tmp_path):
     feats = torch.ones(2, 50, 40)
     masked = spec_augment(feats, torch.tensor([50, 30]), AugmentConfig(time_masks=2, freq_masks=2), torch.Generator().manual_seed(0))
     assert masked.sum() < feats.sum()
-    # evaluation never augments: the same clip classified twice gives the same probabilities
+    # evaluation never augments: classify gives the probabilities of an explicitly unaugmented pass
+    from rnnkit.audio.wav import read_wav
+
     root = tones_folder(tmp_path / "t", per_class=6)
     cfg = cfg_for(root, steps=4)
     cfg.augment.vtlp = 0.1  # training warps each clip's frequency axis; evaluation must not
     api.train(cfg, tmp_path / "run")
     clf = api.load(tmp_path / "run")
     f = sorted(root.glob("*.wav"))[:3]
-    assert api.classify(clf, f) == api.classify(clf, f)
+    wave, lengths = pad([read_wav(p, cfg.features.sample_rate) for p in f])
+
+    def forward(warp=None):  # log-mel frames with the training statistics, no augmentation unless warped
+        with torch.no_grad():
+            return clf.model(*clf.frontend(wave, lengths, warp)).softmax(-1).numpy()
+
+    plain = forward()
+    got = [dict(row) for row in api.classify(clf, f, top_k=len(clf.labels))]
+    np.testing.assert_allclose([[row[label] for label in clf.labels] for row in got], plain, rtol=1e-4, atol=1e-6)
+    # the training's warp moves the probabilities far beyond that tolerance: the comparison can fail
+    assert np.abs(forward(torch.tensor([0.9, 1.1, 0.93])) - plain).max() > 1e-3
 
 
 def test_tones_at_different_pitches_are_learned_perfectly(tmp_path):
@@ -356,26 +368,36 @@ def test_crossval_leaves_each_group_out(tmp_path):
         assert g not in {c["group"] for c in split["clips"] if c["part"] != "test"}
 
 
-def test_test_clips_do_not_change_the_fitted_normalization(tmp_path):
-    """Poison the test part (pattern split): the run's normalization statistics stay the same."""
+def test_held_out_clips_do_not_change_the_fitted_normalization(tmp_path):
+    """Poison the validation and test clips (the split depends on names, not sound): the run's
+    normalization statistics stay those of its training clips."""
     import shutil
 
+    from rnnkit.audio.wav import read_wav
     from rnnkit.core import checkpoint
 
     clean = tones_folder(tmp_path / "clean", per_class=6)
     poisoned = tmp_path / "poisoned"
     shutil.copytree(clean, poisoned)
-    for f in poisoned.glob("*_0.wav"):  # the test clips
-        x, rate = sf.read(f, dtype="float32")
-        sf.write(f, np.clip(x * 3 + 0.5, -1, 1), rate, subtype="FLOAT")
-    stats = []
-    for root in (clean, poisoned):
-        cfg = cfg_for(root, steps=2)
-        cfg.data.split, cfg.data.test_pattern = "pattern", r"_0\.wav$"
-        api.train(cfg, tmp_path / f"run-{root.name}")
-        _, meta = checkpoint.load(tmp_path / f"run-{root.name}" / "last.safetensors")
-        stats.append(meta["normalization"])
+    cfg = cfg_for(clean, steps=2)
+    cfg.data.split, cfg.data.test_pattern = "pattern", r"_0\.wav$"
+    runs = {root.name: tmp_path / f"run-{root.name}" for root in (clean, poisoned)}
+    api.train(cfg, runs["clean"])
+    parts = _parts(runs["clean"])
+    held_out = [p for p, part in parts.items() if part != "train"]
+    assert {parts[p] for p in held_out} == {"val", "test"}
+    for name in held_out:
+        x, rate = sf.read(poisoned / name, dtype="float32")
+        sf.write(poisoned / name, np.clip(x * 3 + 0.5, -1, 1), rate, subtype="FLOAT")
+    cfg.data.data = str(poisoned)
+    api.train(cfg, runs["poisoned"])
+    assert _parts(runs["poisoned"]) == parts
+    stats = [checkpoint.load(run / "last.safetensors")[1]["normalization"] for run in runs.values()]
     assert stats[0] == stats[1]
+    # and they are the statistics of exactly the training clips
+    train_waves = [read_wav(clean / p, cfg.features.sample_rate) for p, part in parts.items() if part == "train"]
+    mean, std = fit_normalization(cfg.features, train_waves)
+    np.testing.assert_allclose(stats[0]["mean"], mean.numpy(), rtol=1e-6)
 
 
 def test_data_fraction_marks_the_other_training_clips_unused(tmp_path):
@@ -390,3 +412,41 @@ def test_data_fraction_marks_the_other_training_clips_unused(tmp_path):
     trained = [p for p in whole if whole[p] == "train"]
     assert sum(half[p] == "train" for p in trained) == round(len(trained) / 2)
     assert {half[p] for p in trained} == {"train", "unused"}
+
+
+def _parts(run) -> dict[str, str]:
+    return {c["path"]: c["part"] for c in json.loads((run / "split.json").read_text())["clips"]}
+
+
+def test_split_seed_fixes_the_split_while_the_seed_varies_the_training(tmp_path):
+    root = tones_folder(tmp_path / "t", per_class=10)
+    for name, seed, split_seed in (("a", 0, 7), ("b", 1, 7), ("c", 0, 8)):
+        cfg = cfg_for(root, steps=1, seed=seed)
+        cfg.data.split_seed = split_seed
+        api.train(cfg, tmp_path / name)
+    a, b, c = (_parts(tmp_path / name) for name in "abc")
+    assert a == b  # another --seed, the same --split-seed: every clip in the same part
+    assert a != c  # another --split-seed: another split
+    assert [json.loads((tmp_path / n / "split.json").read_text())["seed"] for n in "abc"] == [7, 7, 8]
+    weights = [api.load(tmp_path / n).model.state_dict() for n in "ab"]
+    assert any(not torch.equal(weights[0][k], weights[1][k]) for k in weights[0])  # --seed still seeds the model
+
+
+def test_a_config_saved_before_split_seed_loads_and_reproduces_its_split(tmp_path):
+    """A run saved before ``--split-seed`` existed has no such field; it was split by ``--seed``."""
+    import dataclasses
+
+    from rnnkit.tasks import TASKS, resume_config
+
+    root = tones_folder(tmp_path / "t", per_class=10)
+    saved = dataclasses.asdict(cfg_for(root, steps=1, seed=3))
+    del saved["data"]["split_seed"]
+    api.train(from_dict(AudioConfig, saved), tmp_path / "run")
+    clips = find_clips(from_dict(AudioConfig, saved).data)
+    old = split_clips(ClipsConfig(data=str(root)), clips, seed=3)  # the old code's call: split by --seed
+    assert _parts(tmp_path / "run") == {c.path: p for c, p in zip(clips, old)}
+    assert old != split_clips(ClipsConfig(data=str(root)), clips, seed=0)  # (the seed matters)
+    config_file = tmp_path / "run" / "config.json"
+    config_file.write_text(json.dumps(saved))  # config.json as such a run wrote it
+    resumed = resume_config(TASKS["audio"], tmp_path / "run", {"train": {"steps": 2}})
+    assert resumed.data.split_seed is None and api.train(resumed, tmp_path / "run", resume=True).steps == 2

@@ -6,6 +6,7 @@ import shlex
 
 import numpy as np
 import pytest
+import torch
 
 import rnnkit
 from conftest import TINY_TEXT, assert_clean_error, cli, ok, tiny_config
@@ -123,9 +124,9 @@ def test_translation_needs_a_reference(tmp_path):
     assert j["unit"] == "nats/target token" and j["reference"] == 0.1 and j["verdict"] in VERDICTS
 
 
-def test_audio_run_against_a_linear_classifier(tmp_path):
+def test_audio_run_against_a_linear_classifier(tmp_path, monkeypatch):
     import soundfile as sf
-    from rnnkit.audio import api
+    from rnnkit.audio import api, linear_baseline
     from rnnkit.audio.task import AudioConfig
     from rnnkit.core.config import from_dict
 
@@ -138,8 +139,17 @@ def test_audio_run_against_a_linear_classifier(tmp_path):
     cfg = from_dict(AudioConfig, {"data": {"data": str(tmp_path / "d"), "label_pattern": r"^([a-z]+)_"},
                                   "model": {"channels": 2, "hidden_size": 4}, "train": {"steps": 2, "batch_size": 8}})
     api.train(cfg, tmp_path / "run")
+    fitted = []  # what the reference is fitted on
+    fit = linear_baseline.fit
+    monkeypatch.setattr(linear_baseline, "fit", lambda x, y, *a: fitted.append((x, y)) or fit(x, y, *a))
     d = diagnose(tmp_path / "run")
     assert d.unit == "error rate %" and d.thresholds == {"bias": 2.0, "variance": 2.0}
+    # the reference is fitted on exactly the training clips' pooled features, no validation clip
+    clf = api.load(tmp_path / "run")
+    waves, y = api.split_waves(clf, "train", tmp_path / "run")
+    assert len(fitted) == 1 and len(y) == d.train_items
+    np.testing.assert_array_equal(fitted[0][1], y)
+    torch.testing.assert_close(fitted[0][0], linear_baseline.pooled(*api.frame_features(clf.frontend, waves, clf.device)))
     assert d.reference == 0.0  # two pure tones far apart: pooled log-mel bands separate them linearly
     assert d.train_items + d.validation_items < 24 and 0 <= d.train <= 100
     # A run saved before --top-db and --floor: the advice keeps its unfloored features, changing one thing.

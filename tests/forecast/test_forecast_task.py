@@ -81,20 +81,48 @@ def test_too_short_a_series_says_how_many_points_are_needed():
 
 
 # -- training ----------------------------------------------------------------------------------
-def test_a_poisoned_test_part_changes_neither_the_scaler_nor_the_forecast(tmp_path):
+def with_covariates(y):
+    """Two covariates that move with the series: a lagged copy and a ramp."""
+    return np.stack([np.roll(y, 1), np.arange(len(y), dtype=np.float64)], axis=1)
+
+
+def poison(y, x, rows):
+    """The series and its covariates with ``rows`` replaced by huge values."""
+    y, x = y.copy(), x.copy()
+    y[rows], x[rows] = 1e6, -1e6
+    return y, x
+
+
+def test_a_poisoned_test_part_changes_neither_the_scalers_nor_the_forecast(tmp_path):
     y = sine_trend(120)
-    poisoned = y.copy()
-    poisoned[-6:] = 1e12  # the test part (one horizon)
+    x = with_covariates(y)
     cfg = config()
     runs = []
-    for name, values in (("clean", y), ("poisoned", poisoned)):
-        api.train(cfg, tmp_path / name, series=make_series(values))
+    for name, (values, cov) in (("clean", (y, x)), ("poisoned", poison(y, x, slice(-6, None)))):  # one horizon
+        api.train(cfg, tmp_path / name, series=make_series(values, covariates=cov))
         runs.append(api.load(tmp_path / name))
     assert runs[0].transform == runs[1].transform
-    assert runs[0].covariate_scaler == runs[1].covariate_scaler
+    assert len(runs[0].covariate_scaler.shift) == 2 and runs[0].covariate_scaler == runs[1].covariate_scaler
     a, b = (api.evaluate(r, "test") for r in runs)
     np.testing.assert_array_equal(a.forecasts, b.forecasts)  # forecasts of the test part from its past
-    assert b.scores["mae"] > 1e10  # ...scored against the poisoned values
+    assert b.scores["mae"] > 1e5  # ...scored against the poisoned values
+
+
+def test_poisoned_validation_and_test_parts_change_neither_scaler(tmp_path):
+    """The training slice is the one ``train`` selects itself (layout: the last 20 + 6 points are held out)."""
+    y = sine_trend(120)
+    x = with_covariates(y)
+    cfg = config(train={"steps": 2, "val_size": 20, "test_size": 6})
+    runs = []
+    for name, (values, cov) in (("clean", (y, x)), ("poisoned", poison(y, x, slice(94, None)))):
+        api.train(cfg, tmp_path / name, series=make_series(values, covariates=cov))
+        runs.append(api.load(tmp_path / name))
+    assert runs[1].layout.train_end == 94  # so every held-out point is poisoned
+    assert runs[0].transform == runs[1].transform
+    assert runs[0].covariate_scaler == runs[1].covariate_scaler
+    # and they are those of the first 94 points, not of a larger slice both runs would share
+    assert runs[0].covariate_scaler == ColumnScaler.fit("minmax", "auto", x[:94])
+    assert runs[0].transform == Transform.fit(cfg.transform, y[:94])
 
 
 def test_a_noiseless_sine_plus_trend_is_forecast_almost_exactly(tmp_path):

@@ -1,4 +1,4 @@
-"""Transforms: every chain inverts exactly, and the scaler is fitted on the training part only."""
+"""Transforms: every chain inverts exactly; min-max and standard scaling; covariate scaling."""
 
 import itertools
 
@@ -45,13 +45,9 @@ def test_minmax_maps_the_training_part_into_the_activation_range():
     assert zs.mean() == pytest.approx(0, abs=1e-12) and zs.std() == pytest.approx(1)
 
 
-def test_the_scaler_sees_only_the_training_values():
-    y = seasonal_series()
-    poisoned = y.copy()
-    poisoned[90:] = 1e9
-    a = Transform.fit(TransformConfig(), y[:90])
-    b = Transform.fit(TransformConfig(), poisoned[:90])
-    assert a.to_json() == b.to_json()
+def test_a_fitted_transform_round_trips_through_json():
+    # which rows it is fitted on is train()'s choice: test_forecast_task.py poisons the held-out rows
+    a = Transform.fit(TransformConfig(), seasonal_series()[:90])
     assert Transform.from_json(a.to_json()) == a
 
 
