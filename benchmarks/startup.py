@@ -3,15 +3,16 @@
     python benchmarks/startup.py                          # this checkout
     python benchmarks/startup.py --base /tmp/old/src      # and another source tree, side by side
 
-Each command runs --repeats times in a new process; the table shows the best (least disturbed by
-other work on the machine) and the median, in seconds, and whether torch was imported.
+Each command runs --repeats times in a new process; the table shows the best wall time (least
+disturbed by other work on the machine), the best CPU time (user + system: less sensitive to a busy
+machine), in seconds, and whether torch was imported.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
+import resource
 import subprocess
 import sys
 import time
@@ -34,15 +35,22 @@ def script(what: str) -> str:
             f"{PROBE}")
 
 
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def measure(what: str, src: str | None, repeats: int) -> tuple[float, float, bool]:
+    """Best wall time, best CPU time of the child, and whether it imported torch."""
     env = dict(os.environ, **({"PYTHONPATH": src} if src else {}))
-    times, torch = [], False
+    wall, cpu, torch = [], [], False
     for _ in range(repeats):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), _cpu()
         p = subprocess.run([sys.executable, "-c", script(what)], capture_output=True, text=True, env=env, check=True)
-        times.append(time.perf_counter() - t)
+        wall.append(time.perf_counter() - t)
+        cpu.append(_cpu() - c)
         torch = p.stderr.strip().splitlines()[-1] == "True"
-    return min(times), statistics.median(times), torch
+    return min(wall), min(cpu), torch
 
 
 def main() -> None:
@@ -51,13 +59,14 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
     trees = [("this checkout", None)] + ([("base", args.base)] if args.base else [])
-    print("| command | " + " | ".join(f"{n}: best / median s (torch?)" for n, _ in trees) + " |")
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print("| command | " + " | ".join(f"{n}: wall / CPU s (torch?)" for n, _ in trees) + " |")
     print("|---|" + "---:|" * len(trees))
     for label, what in COMMANDS.items():
         cells = []
         for _, src in trees:
-            best, median, torch = measure(what, src, args.repeats)
-            cells.append(f"{best:.2f} / {median:.2f} ({'torch' if torch else 'no torch'})")
+            wall, cpu, torch = measure(what, src, args.repeats)
+            cells.append(f"{wall:.2f} / {cpu:.2f} ({'torch' if torch else 'no torch'})")
         print(f"| {label} | " + " | ".join(cells) + " |", flush=True)
 
 

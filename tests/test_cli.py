@@ -36,7 +36,7 @@ def test_train_sample_evaluate(tmp_path, tiny_file):
     e = run_cli("evaluate", out, "--split", "val", "--json")
     assert e.returncode == 0, e.stderr
     m = json.loads(e.stdout)
-    assert set(m) == {"loss", "bits_per_char", "perplexity", "accuracy", "tokens"}
+    assert set(m) == {"loss", "bits_per_char", "perplexity", "accuracy", "tokens", "unknown"}
     assert abs(m["bits_per_char"] - m["loss"] / 0.6931471805599453) < 1e-9
     t = run_cli("evaluate", out)
     assert t.returncode == 0 and "test:" in t.stdout and "bits/char" in t.stdout

@@ -17,7 +17,7 @@ TASK_PACKAGES = ("text", "translate", "forecast", "audio")
 def modules_after(code: str) -> set[str]:
     """Every module in ``sys.modules`` after a fresh interpreter runs ``code``."""
     probe = f"import sys\n{code}\nimport json\nprint(json.dumps(sorted(sys.modules)))"
-    p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr
     return set(json.loads(p.stdout.splitlines()[-1]))
 

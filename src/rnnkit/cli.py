@@ -519,7 +519,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         print(m.describe(args.split))
     else:
         print(f"{args.split}: {m.loss:.4f} nats/token, {m.bits_per_char:.4f} bits/char, "
-              f"perplexity {m.perplexity:.3f}, accuracy {m.accuracy:.2%}, {m.tokens} tokens")
+              f"perplexity {m.perplexity:.3f}, accuracy {m.accuracy:.2%}, {m.tokens} tokens "
+              f"({m.unknown} of them <unk>: outside the vocabulary)")
 
 
 def cmd_translate(args: argparse.Namespace) -> None:

@@ -39,16 +39,21 @@ def test_unigram_greedy_degenerates_at_word_level(tmp_path):
     assert len(set(sampled)) > 3  # sampling instead shows every word, in no order
 
 
-def test_ngram_beats_unigram_and_stays_finite_on_unseen_tokens(tmp_path):
+@pytest.mark.parametrize("smoothing", ["kneser-ney", "add-k"])
+def test_ngram_scores_test_only_letters_as_unk_with_finite_loss(tmp_path, smoothing):
     p = tmp_path / "t.txt"
     p.write_text(TINY_TEXT + "zebra quagga xylophone", encoding="utf-8")  # last 10% holds unseen letters
     losses = {}
     for order in (1, 3):
         cfg = rnnkit.LMConfig(model="ngram")
-        cfg.data.data, cfg.ngram.order = str(p), order
+        cfg.data.data, cfg.ngram.order, cfg.ngram.smoothing = str(p), order, smoothing
         rnnkit.train(cfg, tmp_path / f"o{order}")
-        losses[order] = rnnkit.evaluate(rnnkit.load(tmp_path / f"o{order}"), "test", tmp_path / f"o{order}").loss
-    assert losses[3] < losses[1] < float("inf")
+        lm = rnnkit.load(tmp_path / f"o{order}")
+        m = rnnkit.evaluate(lm, "test", tmp_path / f"o{order}")
+        assert not set("zrquxp") & set(lm.vocab.tokens)  # letters of the test part only get no id
+        assert m.unknown == 6  # z r, q u, x p: each one <unk> target
+        losses[order] = m.loss
+    assert losses[3] < losses[1] < float("inf")  # the smoothing gives <unk> probability
 
 
 def test_seed_preset_is_the_articles_model(tmp_path, tiny_file):

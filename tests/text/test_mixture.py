@@ -8,14 +8,14 @@ import pytest
 import torch
 
 import rnnkit
-from rnnkit.text import api, evaluation, mixture
+from rnnkit.text import api, evaluation, mixture, textdata
 from rnnkit.core import checkpoint
 from rnnkit.core.errors import RnnkitError
 from rnnkit.text.ngram import NGramConfig, NGramModel
 from rnnkit.text.rnn_lm import RNNConfig, RNNLanguageModel
 from rnnkit.text.sampling import SampleConfig, generate
 
-from conftest import run_cli, tiny_config
+from conftest import TINY_TEXT, run_cli, tiny_config
 
 
 def test_em_weight_maximizes_the_validation_likelihood():
@@ -128,6 +128,42 @@ def test_training_mixes_and_the_checkpoint_rebuilds_it(tmp_path, tiny_file):
 
     texts = api.sample(mixed, rnnkit.SampleConfig(length=40, num_samples=2, prime="the ", seed=3))
     assert len(texts) == 2 and all(t.startswith("the ") and len(t) == 44 for t in texts)
+
+
+def test_the_mix_is_counted_on_the_training_split_and_weighted_on_validation(tmp_path, monkeypatch):
+    """The real call site (``rnnkit.train`` with ``--mix-order``): the n-gram counts exactly the
+    training tokens and the weight reads validation; the test part, whose letters training never
+    had, reaches neither."""
+    data = tmp_path / "t.txt"
+    data.write_text(TINY_TEXT + "zebra quagga xylophone. " * 6, encoding="utf-8")  # in the last 10% only
+    counted, scored = [], []
+    real_fit, real_scores = NGramModel.fit.__func__, evaluation.target_log_probs
+
+    def fit_spy(cls, cfg, tokens, vocab_size):
+        counted.append(np.array(tokens))
+        return real_fit(cls, cfg, tokens, vocab_size)
+
+    def scores_spy(model, tokens, *args, **kwargs):
+        scored.append(np.array(tokens))
+        return real_scores(model, tokens, *args, **kwargs)
+
+    monkeypatch.setattr(NGramModel, "fit", classmethod(fit_spy))
+    monkeypatch.setattr(evaluation, "target_log_probs", scores_spy)
+    cfg = tiny_config(data, steps=30)
+    cfg.mix.mix_order = 4
+    result = rnnkit.train(cfg, tmp_path / "run")
+    lm = api.load(tmp_path / "run")
+    corpus = textdata.open_prepared(tmp_path / "run", lm.vocab)
+    assert len(counted) == 1 and np.array_equal(counted[0], corpus.part("train"))
+    assert len(scored) == 2 and all(np.array_equal(t, corpus.part("val")) for t in scored)  # rnn, n-gram
+    unk = lm.vocab.index["<unk>"]
+    assert (np.asarray(corpus.part("test")) == unk).sum() == 6 * 6  # z r q u x p in each of the 6 copies
+    assert result.mix is not None  # kept, so the saved tables are those counts
+    ngram = lm.model.ngram
+    assert ngram.counts[1][unk] == 0 and not np.any(ngram.keys[2] % len(lm.vocab) == unk)
+    reference = NGramModel.fit(NGramConfig(order=4, discount=cfg.ngram.discount), corpus.part("train"), len(lm.vocab))
+    for n in range(1, 5):
+        assert np.array_equal(ngram.keys[n], reference.keys[n]) and np.array_equal(ngram.counts[n], reference.counts[n])
 
 
 def test_resumed_run_fits_the_mix_again(tmp_path, tiny_file):

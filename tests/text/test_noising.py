@@ -8,10 +8,11 @@ import torch
 
 import rnnkit
 from rnnkit.core.errors import RnnkitError
+from rnnkit.text import noising, textdata
 from rnnkit.text.noising import BLANK, InputNoise
 from rnnkit.text.rnn_lm import RNNConfig, RNNLanguageModel
 
-from conftest import cli, tiny_config
+from conftest import TINY_TEXT, cli, tiny_config
 
 
 def test_unigram_noise_replaces_inputs_at_the_rate_with_training_frequencies_only():
@@ -27,6 +28,28 @@ def test_unigram_noise_replaces_inputs_at_the_rate_with_training_frequencies_onl
     assert set(drawn.tolist()) <= {0, 1}
     assert abs((drawn == 0).float().mean().item() - 0.75) < 0.03
     assert torch.equal(inputs, torch.full((64, 100), 2))  # the batch itself is not written to
+
+
+def test_training_draws_unigram_noise_from_the_training_split_only(tmp_path, monkeypatch):
+    """The real call site (``rnnkit.train`` with ``--noise unigram``): the frequencies in use are
+    the training split's counts; test letters training never had (read as <unk>) are never drawn."""
+    data = tmp_path / "t.txt"
+    data.write_text(TINY_TEXT + "zebra quagga xylophone. " * 6, encoding="utf-8")  # in the last 10% only
+    made = []
+
+    class Spy(InputNoise):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(noising, "InputNoise", Spy)
+    rnnkit.train(tiny_config(data, steps=3, noise_prob=0.2, noise="unigram"), tmp_path / "run")
+    lm = rnnkit.load(tmp_path / "run")
+    train = np.asarray(textdata.open_prepared(tmp_path / "run", lm.vocab).part("train"))
+    assert len(made) == 1
+    expected = np.bincount(train, minlength=len(lm.vocab)) / len(train)
+    assert np.array_equal(made[0].unigram.numpy(), expected)
+    assert made[0].unigram[lm.vocab.index["<unk>"]] == 0
 
 
 def test_blank_noise_zeroes_the_input_vector():

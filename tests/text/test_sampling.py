@@ -1,5 +1,7 @@
 """Sampling strategies and generation with a carried state."""
 
+import dataclasses
+
 import torch
 
 import rnnkit
@@ -47,6 +49,47 @@ class CountingModel(torch.nn.Module):
         self.fed += tokens.numel()
         logits = torch.nn.functional.one_hot((tokens + 1) % self.V, self.V).float() * 10
         return logits, state
+
+
+class _FavoursUnk:
+    """A model whose next-token distribution puts most of its mass on token 0 (the "<unk>" here)."""
+
+    vocab_size = 4
+
+    def __call__(self, tokens, state=None):
+        logits = torch.log(torch.tensor([0.7, 0.2, 0.06, 0.04])).expand(*tokens.shape, 4)  # (B, T, V)
+        return logits, state
+
+
+@pytest.mark.parametrize("window", [None, 3])
+def test_unk_is_never_drawn_unless_allowed(window):
+    model = _FavoursUnk()
+    for cfg in (SampleConfig(greedy=True, length=20), SampleConfig(length=300, seed=2),
+                SampleConfig(length=300, top_k=2, seed=3)):
+        banned = sum(generate(model, [1], cfg, window=window, unk=0), [])
+        assert 0 not in banned and set(banned) <= {1, 2, 3}
+        if not cfg.greedy:  # the rest keeps its proportions, 0.2 : 0.06 : 0.04; top-2 then keeps tokens 1, 2
+            share = banned.count(1) / len(banned)
+            assert abs(share - (0.2 / 0.26 if cfg.top_k else 0.2 / 0.3)) < 0.07
+            assert (3 in banned) == (not cfg.top_k)
+        allowed = sum(generate(model, [1], dataclasses.replace(cfg, allow_unk=True), window=window, unk=0), [])
+        assert allowed.count(0) > len(allowed) / 2
+    assert generate(model, [1], SampleConfig(greedy=True, length=5), window=window) == [[0] * 5]  # no <unk> id
+
+
+def test_samples_of_a_run_hold_no_unk_unless_asked(tmp_path):
+    """Through rnnkit.sample: a word unigram whose most frequent token is <unk> (rare words past
+    --max-vocab) generates the most frequent real word instead, or <unk> with allow_unk."""
+    p = tmp_path / "w.txt"
+    p.write_text(("the " * 20 + " ".join(f"w{i}" for i in range(100)) + " ") * 5, encoding="utf-8")
+    cfg = rnnkit.LMConfig(model="ngram")
+    cfg.data.data, cfg.data.level, cfg.data.max_vocab, cfg.ngram.order = str(p), "word", 3, 1
+    rnnkit.train(cfg, tmp_path / "run")
+    lm = rnnkit.load(tmp_path / "run")
+    assert lm.vocab.unk_seen and lm.model.counts[1].argmax() == lm.vocab.index["<unk>"]
+    assert rnnkit.sample(lm, SampleConfig(greedy=True, length=5))[0].split() == ["the"] * 5
+    assert "<unk>" not in rnnkit.sample(lm, SampleConfig(length=300, seed=1))[0]
+    assert rnnkit.sample(lm, SampleConfig(greedy=True, length=5, allow_unk=True))[0].split() == ["<unk>"] * 5
 
 
 def test_generation_carries_state_instead_of_rereading():

@@ -230,7 +230,7 @@ def _generate(lm: LoadedModel, cfg: SampleConfig) -> tuple[list[str], list[list[
         prime = head = [int(t) for t in train[start : start + lm.config.window]]
     else:
         prime = default_prime(lm.vocab)
-    outs = sampling.generate(lm.model, prime, cfg, lm.device, window=lm.config.window)
+    outs = sampling.generate(lm.model, prime, cfg, lm.device, window=lm.config.window, unk=lm.vocab.unknown_id())
     return [lm.vocab.decode(head + ids) for ids in outs], outs
 
 
@@ -275,10 +275,12 @@ def evaluate(lm: LoadedModel, split: str = "test",
     corpus = textdata.open_prepared(Path(run_dir), lm.vocab)
     tokens = corpus.part(split)
     if is_infill(lm):
-        return infill.evaluate(lm.model, tokens, lm.config.train.seq_len + 1, lm.device)
+        return infill.evaluate(lm.model, tokens, lm.config.train.seq_len + 1, lm.device, lm.vocab.unknown_id())
     nll, correct, count = evaluation.score(lm.model, tokens, lm.device, lm.config.window)
     chars = count if lm.vocab.level == "char" else corpus.chars[split]
-    return evaluation.metrics(nll, correct, count, chars)
+    targets = tokens[lm.config.window or 1 :]  # every token after the first (the first `window`, for a window model)
+    assert len(targets) == count, (len(targets), count)
+    return evaluation.metrics(nll, correct, count, chars, evaluation.count_unknown(targets, lm.vocab.unknown_id()))
 
 
 def is_infill(lm: LoadedModel) -> bool:

@@ -28,6 +28,7 @@ class Metrics:
     perplexity: float  # per token
     accuracy: float  # top-1
     tokens: int  # number of predicted tokens
+    unknown: int = 0  # how many of them are <unk>: outside the training vocabulary (or past --max-vocab)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -121,7 +122,7 @@ def _window_predictions(model, tokens: np.ndarray, device, window: int, batch: i
         yield logits[:, -1], w[:, -1]
 
 
-def metrics(nll: float, correct: int, count: int, chars: int) -> Metrics:
+def metrics(nll: float, correct: int, count: int, chars: int, unknown: int = 0) -> Metrics:
     """Turn sums into per-token and per-character figures (``chars`` = characters the targets cover)."""
     loss = nll / max(count, 1)
     return Metrics(
@@ -130,4 +131,15 @@ def metrics(nll: float, correct: int, count: int, chars: int) -> Metrics:
         perplexity=math.exp(min(loss, 700.0)),
         accuracy=correct / max(count, 1),
         tokens=count,
+        unknown=unknown,
     )
+
+
+def count_unknown(targets: np.ndarray, unk: int | None) -> int:
+    """How many of ``targets`` are the id ``unk`` (0 for a vocabulary without one), read in pieces
+    (a split may be a large memory map). ``<unk>`` never occurs in text literally, so these are
+    exactly the tokens encoding mapped to it."""
+    if unk is None:
+        return 0
+    return sum(int(np.count_nonzero(np.asarray(targets[a : a + (1 << 24)]) == unk))
+               for a in range(0, len(targets), 1 << 24))

@@ -37,6 +37,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import evaluation
 from ..core.errors import RnnkitError
 from .rnn_lm import FUSED, RNNConfig, RNNLanguageModel
 from .vocab import Vocab
@@ -156,17 +157,19 @@ class InfillMetrics:
     forward: Score
     tokens: int  # targets scored
     context: int  # each target had at least this many tokens on each side
+    unknown: int = 0  # targets that are <unk> (outside the training vocabulary)
 
     def to_json(self) -> dict:
         return {"infill": vars(self.infill), "forward": vars(self.forward), "tokens": self.tokens,
-                "context": self.context}
+                "context": self.context, "unknown": self.unknown}
 
     def describe(self, split: str) -> str:
         i, f = self.infill, self.forward
         return (f"{split}: infill {i.loss:.4f} nats/token (perplexity {i.perplexity:.2f}), accuracy {i.accuracy:.2%}; "
                 f"forward model on the same {self.tokens} tokens: {f.loss:.4f} nats/token (perplexity "
                 f"{f.perplexity:.2f}), accuracy {f.accuracy:.2%}; the right-hand context is worth "
-                f"{f.loss - i.loss:+.4f} nats/token (each token scored with at least {self.context} tokens on each side)")
+                f"{f.loss - i.loss:+.4f} nats/token (each token scored with at least {self.context} tokens on each side); "
+                f"{self.unknown} of the {self.tokens} tokens are <unk>")
 
 
 @torch.inference_mode()
@@ -198,9 +201,13 @@ def _add(sums: list, at: int, logits: torch.Tensor, target: torch.Tensor) -> Non
     sums[at + 1] += (logits.argmax(-1) == target).sum().item()
 
 
-def evaluate(model: InfillModel, tokens: np.ndarray, length: int, device: torch.device | str = "cpu") -> InfillMetrics:
+def evaluate(model: InfillModel, tokens: np.ndarray, length: int, device: torch.device | str = "cpu",
+             unk: int | None = None) -> InfillMetrics:
     (nll, correct), (f_nll, f_correct), count, margin = score(model, tokens, length, device)
-    return InfillMetrics(Score.of(nll, correct, count), Score.of(f_nll, f_correct, count), count, margin)
+    targets = tokens[margin : len(tokens) - margin]  # scored: every token of [m, n - m), once
+    assert len(targets) == count, (len(targets), count)
+    return InfillMetrics(Score.of(nll, correct, count), Score.of(f_nll, f_correct, count), count, margin,
+                         evaluation.count_unknown(targets, unk))
 
 
 # -- filling a blank -------------------------------------------------------------------------

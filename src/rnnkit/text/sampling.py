@@ -4,6 +4,7 @@ The prime text is read once; after that every new token is fed with the carried 
 token costs one recurrent step, not a re-read of a window (the seed re-reads its 10-char
 window for every character). Models trained on the seed's window objective only ever saw
 ``window`` tokens of context, so for them the last ``window`` tokens are re-read instead.
+The unknown token ``<unk>`` is never drawn (it is not text) unless ``allow_unk`` asks for it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ class SampleConfig:
     seed: int = option(0, "random seed for sampling")
     int8: bool = option(True, "on a CPU, step the recurrent layers with int8 weights (dynamic quantization: "
                         "faster per token, next-token probabilities close to fp32's); --no-int8 keeps fp32")
+    allow_unk: bool = option(False, "let samples contain <unk>; by default it is never drawn (its probability is "
+                             "shared out among the other tokens, as top-k shares out the dropped ones)")
 
     def __post_init__(self) -> None:
         require(self.length >= 1, "length", f"must be at least 1, got {self.length}")
@@ -59,31 +62,40 @@ def next_token(logits: torch.Tensor, cfg: SampleConfig, generator: torch.Generat
 
 @torch.inference_mode()
 def generate(model, prime: list[int], cfg: SampleConfig, device: torch.device | str = "cpu",
-             window: int | None = None) -> list[list[int]]:
+             window: int | None = None, unk: int | None = None) -> list[list[int]]:
     """Return ``cfg.num_samples`` lists of ``cfg.length`` new token ids following ``prime``.
 
     ``prime`` must hold at least one token. With ``window`` set, each step re-reads the last
-    ``window`` tokens from a fresh state (for models trained on the window objective).
+    ``window`` tokens from a fresh state (for models trained on the window objective). The id
+    ``unk`` (the vocabulary's ``<unk>``) is never drawn unless ``cfg.allow_unk``.
     """
     assert prime, "generation needs at least one prime token"
     device = torch.device(device)
     if cfg.int8 and device.type == "cpu" and hasattr(model, "int8_steps"):
         model = model.int8_steps()
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
+    banned = None if unk is None or cfg.allow_unk else unk
+
+    def pick(logits: torch.Tensor) -> torch.Tensor:  # (B, V) -> (B,)
+        if banned is not None:
+            logits = logits.clone()
+            logits[:, banned] = float("-inf")
+        return next_token(logits, cfg, generator)
+
     B = cfg.num_samples
     history = torch.tensor(prime, dtype=torch.long, device=device).expand(B, -1)  # (B, P)
     out: list[torch.Tensor] = []
     if window is None:
         logits, state = model(history, None)
         for _ in range(cfg.length):
-            tok = next_token(logits[:, -1], cfg, generator)  # (B,)
+            tok = pick(logits[:, -1])  # (B,)
             out.append(tok)
             logits, state = model(tok[:, None], state)
     else:
         context = history[:, -window:]
         for _ in range(cfg.length):
             logits, _ = model(context, None)
-            tok = next_token(logits[:, -1], cfg, generator)
+            tok = pick(logits[:, -1])
             out.append(tok)
             context = torch.cat([context[:, 1:] if context.size(1) >= window else context, tok[:, None]], dim=1)
     return torch.stack(out, dim=1).tolist()

@@ -3,7 +3,10 @@
 Reading is streamed line by line and encoding is done chunk by chunk into a memory-mapped
 file of ``uint16``/``uint32`` ids, so a 100 MB corpus never exists as one-hot windows or as a
 Python list. The split is contiguous: train is the first 80% of the tokens, validation the
-next 10%, test the last 10% (``improving-your-rnn.md``: "split it into 3 parts").
+next 10%, test the last 10% (``improving-your-rnn.md``: "split it into 3 parts"). The
+vocabulary comes from the training part alone; validation and test tokens outside it are
+``<unk>`` (see ``vocab.py``), so which words ``--max-vocab`` keeps, or which characters get an
+id, never depends on the text a model is scored on.
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ class DataConfig:
         ("none", "seed"),
     )
     level: str = option("char", "token level: char or word", ("char", "word"))
-    max_vocab: int = option(0, "word level: keep this many most frequent words, the rest become <unk> (0 = all)")
+    max_vocab: int = option(0, "word level: vocabulary size, <unk> and the most frequent words of the training split; "
+                            "the rest become <unk> (0 = every training word)")
     val_fraction: float = option(0.1, "fraction of the tokens for validation (taken after train)")
     test_fraction: float = option(0.1, "fraction of the tokens for test (the last part of the text)")
 
@@ -143,27 +147,21 @@ def prepare(cfg: DataConfig, out_dir: Path) -> Corpus:
     path = corpora.resolve(cfg.data)
     check_text_file(path, cfg.encoding)
 
-    # Pass 1: vocabulary and sizes.
+    # Pass 1: sizes, hence the split; pass 2: the vocabulary of the training part.
     sha = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             sha.update(block)
-    total_chars = 0
-    char_set: set[str] = set()
-    word_counts: Counter = Counter()
+    total_chars, n = 0, 0
     for chunk in read_chunks(path, cfg.encoding, cfg.text_clean):
         total_chars += len(chunk)
-        if cfg.level == "char":
-            char_set.update(chunk)
-        else:
-            word_counts.update(WORD_PATTERN.findall(chunk))
-    if total_chars == 0 or (cfg.level == "word" and not word_counts):
+        n += len(chunk) if cfg.level == "char" else sum(1 for _ in WORD_PATTERN.finditer(chunk))
+    if n == 0:
         raise RnnkitError(f"{path} has no text left after cleaning ({cfg.text_clean}); pass a file with text in it")
-    vocab = Vocab.from_chars(char_set) if cfg.level == "char" else Vocab.from_word_counts(word_counts, cfg.max_vocab)
-    n = total_chars if cfg.level == "char" else sum(word_counts.values())
     a, b = _boundaries(n, cfg)
+    vocab = train_vocab(read_chunks(path, cfg.encoding, cfg.text_clean), cfg.level, cfg.max_vocab, a)
 
-    # Pass 2: encode into a memory map, written under a temporary name and renamed.
+    # Pass 3: encode into a memory map (unknown tokens as <unk>), written under a temporary name and renamed.
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / (TOKENS_FILE + ".tmp")
     arr = np.memmap(tmp, dtype=vocab.dtype, mode="w+", shape=(n,))
@@ -178,7 +176,7 @@ def prepare(cfg: DataConfig, out_dir: Path) -> Corpus:
             for k in (a, b):
                 if pos <= k < pos + len(matches):
                     char_at[k] = char_pos + matches[k - pos].start()
-            index, unk = vocab.index, vocab.index.get(vocab.unk or "", -1)
+            index, unk = vocab.index, vocab.index[vocab.unk]
             ids = np.fromiter((index.get(m.group(), unk) for m in matches), dtype=vocab.dtype, count=len(matches))
         arr[pos : pos + len(ids)] = ids
         pos += len(ids)
@@ -199,6 +197,24 @@ def prepare(cfg: DataConfig, out_dir: Path) -> Corpus:
     write_json(out_dir / VOCAB_FILE, vocab.to_json())
     write_json(out_dir / SPLIT_FILE, corpus.split_json())
     return corpus
+
+
+def train_vocab(chunks: Iterator[str], level: str, max_vocab: int, n_train: int) -> Vocab:
+    """The vocabulary of the first ``n_train`` tokens of the text in ``chunks`` (its training part)."""
+    chars: set[str] = set()
+    counts: Counter = Counter()
+    seen = 0
+    for chunk in chunks:
+        if seen >= n_train:
+            break
+        if level == "char":
+            chars.update(chunk[: n_train - seen])
+            seen += len(chunk)
+        else:
+            words = WORD_PATTERN.findall(chunk)
+            counts.update(words[: n_train - seen])
+            seen += len(words)
+    return Vocab.from_chars(chars) if level == "char" else Vocab.from_word_counts(counts, max_vocab)
 
 
 def keep_fraction(corpus: Corpus, out_dir: Path, fraction: float, seed: int) -> Corpus:
