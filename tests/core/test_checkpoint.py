@@ -22,7 +22,8 @@ def test_checkpoint_describes_itself(trained_run):
         meta = json.loads(header(trained_run / name)["__metadata__"]["rnnkit"])
         assert meta["kind"] == "language-model"
         assert meta["config"]["rnn"]["hidden_size"] == 32
-        assert meta["vocab"]["tokens"] == sorted(meta["vocab"]["tokens"])
+        chars = meta["vocab"]["tokens"]  # the training text's characters in code-point order, then <unk>
+        assert chars[-1] == "<unk>" and chars[:-1] == sorted(chars[:-1]) and meta["vocab"]["unk"] == "<unk>"
         assert set(meta["split"]["splits"]) == {"train", "val", "test"}
         assert meta["loop"]["step"] > 0 and "param_groups" in meta["optimizer"]
         assert "val_loss" in meta["metrics"]

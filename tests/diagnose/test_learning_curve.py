@@ -13,7 +13,7 @@ TINY = ["--hidden-size", "16", "--embedding-size", "8", "--seq-len", "16", "--ba
         "--eval-every", "6", "--mix-order", "0"]
 
 
-def test_learning_curve_on_a_tiny_corpus(tmp_path, tiny_file):
+def test_learning_curve_on_a_tiny_corpus(tmp_path, tiny_file, monkeypatch):
     out = tmp_path / "lc"
     res = ok(cli("learning-curve", "--data", tiny_file, *TINY, "--fractions", "1", "0.25", "--seeds", "2",
                  "--out", out, "--json"))
@@ -31,9 +31,12 @@ def test_learning_curve_on_a_tiny_corpus(tmp_path, tiny_file):
     vals = [p["validation"] for p in j["points"][:2]]
     assert s["validation_mean"] == pytest.approx(sum(vals) / 2)
     assert isinstance(j["more_data_helps"], bool) and "fraction 0.25 to 1" in j["conclusion"]
-    text = ok(cli("diagnose", j["points"][-1]["run"], "--reference", "0", "--variance-threshold", "0",
-                  "--bias-threshold", "100")).stdout
-    assert "the learning curve says" in text  # the run's own learning curve feeds the advice
+    # six steps leave the model near uniform, so the sign of its gap is chance: pin the verdict to high
+    # variance, where the advice quotes a learning curve, and check it found the run's own
+    from rnnkit.diagnose import bias_variance
+    monkeypatch.setattr(bias_variance, "verdict", lambda *a: bias_variance.HIGH_VARIANCE)
+    text = ok(cli("diagnose", j["points"][-1]["run"])).stdout
+    assert f"the learning curve says {j['conclusion']}" in text  # the run's own learning curve feeds the advice
 
 
 def test_conclusion_needs_a_fall_beyond_the_spread():

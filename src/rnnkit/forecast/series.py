@@ -556,7 +556,7 @@ def _to_float(cells: pd.Series, delimiter: str) -> np.ndarray:
 
     if delimiter != ",":  # 1,5 is a decimal comma when the comma separates nothing
         cells = cells.where(~cells.str.fullmatch(_DECIMAL_COMMA), cells.str.replace(",", ".", regex=False))
-    out = pd.to_numeric(cells, errors="coerce").to_numpy(np.float64)
+    out = pd.to_numeric(cells, errors="coerce").to_numpy(np.float64, copy=True)  # pandas 3 gives a read-only view
     ok = ~np.isnan(out)
     out[ok] = cells[ok].to_numpy().astype(np.float64)  # Python's float, exact to the last bit (pandas' is not)
     return out
