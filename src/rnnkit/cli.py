@@ -229,6 +229,9 @@ def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
                         help="folder for the tables, the plot and each origin's run (default: runs/backtest)")
         bt.add_argument("--config", type=Path, help="TOML or YAML file with the model's options (flags override it)")
         bt.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+        bt.add_argument("--intervals", choices=["model", "conformal"], default=None,
+                        help="rnnkit's intervals: model or conformal (default: conformal); both are scored")
+        bt.add_argument("--levels", default=None, help="comma-separated interval levels in percent (default: 80,95)")
         bt.later(tasks.TASKS["forecast"].add_arguments)
 
     tr = sub.add_parser("translate", help="translate sentences with a trained translator",
@@ -500,7 +503,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         raise RnnkitError(f"--beam and --length-penalty are for translation runs; drop them for a {spec.kind} run")
     if spec.name == "forecast":
         ev = forecast_api.evaluate(forecast_api.load(args.run, device=args.device, which=args.checkpoint), args.split,
-                                   args.season)
+                                   args.season, with_baselines=args.json)
         if args.json:
             print(json.dumps(ev.to_json()))
         else:
@@ -554,7 +557,8 @@ def cmd_forecast(args: argparse.Namespace) -> None:
     run = forecast_api.load(args.run, device=args.device, which=args.checkpoint)
     use = from_dict(ForecastUseConfig, merge(dataclasses.asdict(run.config.forecast),
                                              overrides_from_args(args).get("forecast", {})), "options")
-    f = forecast_api.forecast(run, use.horizon, use.samples)
+    run.config.forecast = use  # e.g. --conformal-score
+    f = forecast_api.forecast(run, use.horizon, use.samples, intervals=use.intervals, levels=use.level_values)
     rows = f.rows()
     if args.csv is not None:
         buf = io.StringIO()
@@ -568,10 +572,11 @@ def cmd_forecast(args: argparse.Namespace) -> None:
         for r in rows:
             print(json.dumps(r))
     else:
-        print(f"{'date':<20} {'forecast':>12} {'80% interval':>27} {'95% interval':>27}")
+        levels = [f"{lv:g}" for lv in f.bounds]
+        print(f"{'date':<20} {'forecast':>12}" + "".join(f" {lv + '% ' + f.method:>27}" for lv in levels))
         for r in rows:
-            print(f"{r['date']:<20} {r['forecast']:>12.5g} {r['lo80']:>13.5g}..{r['hi80']:<13.5g} "
-                  f"{r['lo95']:>13.5g}..{r['hi95']:<13.5g}")
+            print(f"{r['date']:<20} {r['forecast']:>12.5g}" +
+                  "".join(f" {r['lo' + lv]:>13.5g}..{r['hi' + lv]:<13.5g}" for lv in levels))
     written = [str(p) for p in (args.csv, args.plot) if p is not None]
     if written:
         print(f"written: {', '.join(written)}", file=sys.stderr)
@@ -619,6 +624,7 @@ def cmd_backtest(args: argparse.Namespace) -> None:
 
     spec = tasks.TASKS["forecast"]
     given = merge(load_file(args.config) if args.config else {}, overrides_from_args(args))
+    given = merge(given, {"forecast": {k: getattr(args, k) for k in ("intervals", "levels") if getattr(args, k)}})
     cfg = from_dict(spec.config, given, str(args.config or "options"))
     if not cfg.data.data:
         raise RnnkitError("--data is required: the CSV file of the series to backtest")
@@ -627,12 +633,15 @@ def cmd_backtest(args: argparse.Namespace) -> None:
                                      on_origin=None if quiet else lambda m: print(m, file=sys.stderr, flush=True))
     if args.json:
         print(json.dumps({"models": res.scores, "horizon": res.horizon, "season": res.season, "origins": res.origins,
-                          "seconds": res.seconds, "coverage80": res.coverage80, "coverage95": res.coverage95}))
+                          "levels": list(res.levels), "intervals": cfg.forecast.intervals, "seconds": res.seconds,
+                          "coverage80": res.coverage80, "coverage95": res.coverage95}))
         return
     for note in res.notes:
         print(f"note: {note}")
+    own = res.scores.get("rnnkit", {})
     print(f"{res.series}: {len(res.origins)} origins, horizon {res.horizon}, MASE season {res.season}; rnnkit's "
-          f"interval coverage 80%: {res.coverage80:.0%}, 95%: {res.coverage95:.0%}\n")
+          f"{cfg.forecast.intervals} interval coverage " +
+          ", ".join(f"{lv:g}%: {own.get(f'coverage{lv:g}', float('nan')):.0%}" for lv in res.levels) + "\n")
     print(forecast_backtest.markdown(res))
     print(f"\ntables: {args.out / 'backtest.md'}, {args.out / 'backtest.csv'}; plot: {args.out / 'backtest.png'}; "
           f"runs: {args.out / 'runs'}")

@@ -62,7 +62,8 @@ def test_backtest_table_and_json(trained):
                  "--out", trained / "bt", "--json"))
     res = json.loads(out.stdout)
     assert {"rnnkit", "naive", "seasonal_naive", "drift", "ar"} <= set(res["models"])
-    assert set(res["models"]["rnnkit"]) == {"mase", "smape", "mae", "rmse"}
+    assert set(res["models"]["rnnkit"]) == {"mase", "smape", "mae", "rmse", "coverage80", "msis80", "coverage95",
+                                            "msis95"}
     assert res["season"] == 12 and len(res["origins"]) == 2
     for name in ("backtest.md", "backtest.csv", "backtest.png"):
         assert (trained / "bt" / name).is_file()

@@ -138,7 +138,9 @@ def test_interval_coverage_is_close_to_nominal_on_gaussian_noise(tmp_path):
     y = 10 + rng.normal(0, 1, 1500)
     cfg = config(train={"steps": 600, "test_size": 500, "val_size": 200}, model={"horizon": 5, "window": 20})
     api.train(cfg, tmp_path / "run", series=make_series(y, "2000-01-01", "D"))
-    ev = api.evaluate(api.load(tmp_path / "run"), "test")
+    # the learned quantiles; conformal intervals follow the validation stretch, whose noise this seed
+    # makes 13% smaller (sd 0.87 against 1.01 in the test part: even the true errors' 80% quantile covers 71%)
+    ev = api.evaluate(api.load(tmp_path / "run"), "test", intervals="model")
     assert ev.origins == 100
     assert abs(ev.coverage80 - 0.80) < 0.08, ev
     assert abs(ev.coverage95 - 0.95) < 0.05, ev
@@ -188,7 +190,9 @@ def test_backtest_origins_never_see_past_the_origin(tmp_path):
                               models=("rnnkit", "naive", "seasonal_naive", "drift", "ar"))
     for name in clean.forecasts:
         np.testing.assert_allclose(clean.forecasts[name][0], other.forecasts[name][0], rtol=1e-6)
-    assert clean.scores["naive"]["mase"] > 0 and set(clean.scores["rnnkit"]) == {"mae", "rmse", "smape", "mase"}
+    np.testing.assert_allclose(clean.bands[95][0], other.bands[95][0], rtol=1e-6)  # nor its intervals
+    assert clean.scores["naive"]["mase"] > 0 and set(clean.scores["rnnkit"]) == {
+        "mae", "rmse", "smape", "mase", "coverage80", "msis80", "coverage95", "msis95"}
     assert (tmp_path / "a" / "backtest.md").is_file() and (tmp_path / "a" / "backtest.png").is_file()
     assert (tmp_path / "a" / "runs" / "origin-3" / "best.safetensors").is_file()
 

@@ -5,11 +5,13 @@
 >>> cfg.data.data, cfg.model.horizon = "airline-passengers.csv", 12
 >>> fc.train(cfg, "runs/air")
 >>> run = fc.load("runs/air")
->>> f = fc.forecast(run)                 # from the end of the series: f.dates, f.point, f.lo95 ...
->>> fc.evaluate(run, "test").scores      # {"mae": .., "rmse": .., "smape": .., "mase": ..}
+>>> f = fc.forecast(run)                 # from the end of the series: f.dates, f.point, f.bounds[95] ...
+>>> fc.evaluate(run, "test").scores      # {"mae", "rmse", "smape", "mase", "coverage80", "msis80", ...}
 
 A run directory holds the series as it was read (``series.json``: dates, values, covariates),
-so forecasting and evaluating need neither the CSV nor ``../shared/data``.
+so forecasting and evaluating need neither the CSV nor ``../shared/data``; with conformal
+intervals (the default) it also holds ``calibration.json``, the forecast errors the intervals are
+calibrated on (:mod:`rnnkit.forecast.conformal`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from ..core.errors import RnnkitError
 from ..core.fileio import read_json, save_figure, write_json
 from ..core.rundir import LAST
 from ..core.trainer import Event, fit, resolve_device
-from . import metrics
+from . import baselines, metrics
+from .conformal import CALIBRATION_FILE, Bounds, Calibration, spread
 from .model import Forecaster
 from .series import Frequency, Series, read_series
 from .task import (KIND, ForecastConfig, ForecastTask, Layout, Prepared, config_from_meta, features, layout,
@@ -36,6 +39,7 @@ from .task import (KIND, ForecastConfig, ForecastTask, Layout, Prepared, config_
 from .transforms import ColumnScaler, Transform
 
 SERIES_FILE = "series.json"
+OWN = "rnnkit"  # rnnkit's own model among the baselines
 
 
 @dataclass
@@ -57,39 +61,53 @@ class ForecastRun:
     series: Series
     device: torch.device
     source: Path
+    calibration: Calibration | None = None  # conformal intervals' calibration set (None: trained without)
 
 
 @dataclass
 class Forecast:
-    """Forecasts in the original units, shape ``(H,)`` each; intervals are central 80% and 95%."""
+    """Forecasts in the original units, shape ``(H,)`` each, with central intervals ``bounds[level] =
+    (lower, upper)`` for each level (a percentage), from the model's distribution or conformal (``method``)."""
 
     dates: np.ndarray
     point: np.ndarray
-    lo80: np.ndarray
-    hi80: np.ndarray
-    lo95: np.ndarray
-    hi95: np.ndarray
+    bounds: Bounds
+    method: str = "model"
+
+    # the default levels by their old names
+    lo80 = property(lambda self: self.bounds[80][0])
+    hi80 = property(lambda self: self.bounds[80][1])
+    lo95 = property(lambda self: self.bounds[95][0])
+    hi95 = property(lambda self: self.bounds[95][1])
 
     def rows(self) -> list[dict]:
-        return [{"date": str(d), "forecast": float(p), "lo80": float(a), "hi80": float(b), "lo95": float(c),
-                 "hi95": float(e)} for d, p, a, b, c, e in zip(self.dates, self.point, self.lo80, self.hi80, self.lo95,
-                                                              self.hi95)]
+        """One dict per step: ``date``, ``forecast``, then ``lo80``, ``hi80``, ... per level."""
+        rows = []
+        for i, (d, p) in enumerate(zip(self.dates, self.point)):
+            row = {"date": str(d), "forecast": float(p)}
+            for level, (lo, hi) in self.bounds.items():
+                row[f"lo{level:g}"], row[f"hi{level:g}"] = float(lo[i]), float(hi[i])
+            rows.append(row)
+        return rows
 
 
 @dataclass
 class Evaluation:
     split: str
-    scores: dict[str, float]  # mae, rmse, smape, mase (means over the split's forecast origins)
-    coverage80: float
-    coverage95: float
+    scores: dict[str, float]  # mae, rmse, smape, mase, coverageL, msisL per level (means over the split's origins)
     origins: int
     horizon: int
     season: int
     forecasts: np.ndarray  # (origins, H) point forecasts in original units
+    intervals: str = "model"  # how the intervals were made
+    baselines: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)  # name -> the same scores
+
+    coverage80 = property(lambda self: self.scores.get("coverage80", float("nan")))
+    coverage95 = property(lambda self: self.scores.get("coverage95", float("nan")))
 
     def to_json(self) -> dict:
-        return {**self.scores, "coverage80": self.coverage80, "coverage95": self.coverage95, "split": self.split,
-                "origins": self.origins, "horizon": self.horizon, "season": self.season}
+        return {**self.scores, "intervals": self.intervals, "split": self.split, "origins": self.origins,
+                "horizon": self.horizon, "season": self.season, "baselines": self.baselines}
 
 
 # -- the series in a run -----------------------------------------------------------------------
@@ -157,8 +175,57 @@ def train(config: ForecastConfig, out: str | Path, *, resume: bool = False, over
     result = fit(task, tcfg, out, device, resume_from=out / LAST if resume else None, on_event=on_event,
                  stop_after=stop_after)
     st = result.state
+    if st.stopped and config.forecast.intervals == "conformal":  # a finished run (not one cut short to resume)
+        cal = calibrate(config, out, series, lay)
+        distributed.main_first(lambda: write_json(out / CALIBRATION_FILE, cal.to_json()))
     return TrainResult(out, st.step, st.epoch, st.best_val, st.stopped, st.clipped, st.elapsed, st.tokens,
                        lay.horizon, lay.window, len(train_w["target"]))
+
+
+# -- conformal calibration ---------------------------------------------------------------------
+def calibrate(config: ForecastConfig, out: Path, series: Series, lay: Layout) -> Calibration:
+    """The calibration set of the run in ``out`` (see :mod:`rnnkit.forecast.conformal`): its validation
+    windows, then rolling validation origins one horizon earlier each until there are enough.
+
+    No calibration target lies in the test part: every fit sees ``series[:end]`` with ``end <=
+    lay.val_end`` and forecasts only its own validation part.
+    """
+    parts = [_validation_errors(load(out))]
+    fits = [{"points": lay.val_end, "windows": len(parts[0][0])}]
+    val_size = lay.val_end - lay.train_end
+    rolled = dataclasses.replace(
+        config, model=dataclasses.replace(config.model, horizon=lay.horizon),
+        train=dataclasses.replace(config.train, test_size=0, val_size=val_size),
+        forecast=dataclasses.replace(config.forecast, intervals="model"))  # no calibration of the calibration
+    k = 1
+    while sum(len(r) for r, _ in parts) < config.calibration.calibration_windows:
+        end = lay.val_end - k * lay.horizon
+        try:
+            layout(rolled, end, series.frequency)
+        except RnnkitError:  # too short for another fit
+            break
+        fit_dir = out / "calibration" / f"fit-{k}"
+        train(rolled, fit_dir, overwrite=True, series=head(series, end))
+        parts.append(_validation_errors(load(fit_dir)))
+        fits.append({"points": end, "windows": len(parts[-1][0])})
+        k += 1
+    return Calibration(np.concatenate([r for r, _ in parts]), np.concatenate([s for _, s in parts]), fits)
+
+
+def _validation_errors(run: ForecastRun) -> tuple[np.ndarray, np.ndarray]:
+    """Residuals (actual - median) and the model's spread, ``(n, H)`` each, of every validation window."""
+    prep = prepare_features(run, run.series)
+    starts = window_starts(prep, run.layout, "val")
+    pred = _predict(run, run.series, prep, starts, (10.0, 90.0), run.config.forecast.samples, 0)
+    H, lost = run.layout.horizon, prep.lost
+    actual = np.stack([run.series.values[s + lost:s + lost + H] for s in starts])
+    return actual - pred["point"], spread(pred[10.0], pred[90.0])
+
+
+def head(series: Series, n: int) -> Series:
+    """The first ``n`` points of ``series`` (what a forecast made at point ``n`` may see)."""
+    return Series(series.dates[:n], series.values[:n], series.covariates[:n], series.covariate_names, series.name,
+                  series.frequency, [])
 
 
 # -- using a trained model ---------------------------------------------------------------------
@@ -179,47 +246,82 @@ def load(path: str | Path, device: str = "cpu", which: str = "best") -> Forecast
     model = Forecaster(cfg.model, lay.window, lay.horizon, n_in, n_future)
     checkpoint.load_weights(model, tensors, ckpt)
     dev = resolve_device(device)
+    cal = Calibration.from_json(read_json(run_dir / CALIBRATION_FILE)) if (run_dir / CALIBRATION_FILE).is_file() \
+        else None
     return ForecastRun(model.to(dev).eval(), cfg, Transform.from_json(meta["transform"]),
-                       ColumnScaler(**meta["covariate_scaler"]), lay, series, dev, ckpt)
+                       ColumnScaler(**meta["covariate_scaler"]), lay, series, dev, ckpt, cal)
 
 
 def prepare_features(run: ForecastRun, series: Series) -> Prepared:
     return features(run.transform, run.covariate_scaler, series, run.config.transform.calendar)
 
 
-def _distribution(run: ForecastRun, w: dict[str, torch.Tensor], samples: int, seed: int) -> dict[str, np.ndarray]:
-    """Point forecast and interval bounds ``(N, H)`` in the model's space, relative to ``base`` added back."""
+def _distribution(run: ForecastRun, w: dict[str, torch.Tensor], probs: list[float], samples: int,
+                  seed: int) -> dict[str, np.ndarray]:
+    """Point forecast ``(N, H)`` and quantiles at ``probs`` ``(N, H, Q)`` in the model's space, ``base`` added
+    back; an autoregressive decoder's quantiles are those of its sampled paths ``(N, S, H)`` (also returned)."""
     m, lik = run.model, run.config.model.likelihood
     past, future = w["past"].to(run.device), w["future"].to(run.device)
     base = w["base"].numpy()[:, None]
+    p = torch.tensor(probs, device=run.device)
     with torch.no_grad():
         out = m(past, future)
         point = Forecaster.point(out, lik).cpu().numpy() + base
         if run.config.model.decoder == "autoregressive":
             g = torch.Generator(device=run.device).manual_seed(seed)
             paths = m.generate(past, future, samples=samples, generator=g)  # (N, S, H)
-            qs = torch.quantile(paths, torch.tensor([0.025, 0.1, 0.9, 0.975], device=paths.device), dim=1)
-            bounds = dict(zip(("lo95", "lo80", "hi80", "hi95"), (q.cpu().numpy() + base for q in qs)))
-            return {"point": point, **bounds, "paths": paths.cpu().numpy() + base[:, :, None]}
-        bounds = {k: v.cpu().numpy() + base for k, v in Forecaster.intervals(out, lik).items()}
-    return {"point": point, **bounds}
+            q = torch.quantile(paths, p, dim=1).permute(1, 2, 0)  # (N, H, Q)
+            return {"point": point, "q": q.cpu().numpy() + base[:, :, None], "paths": paths.cpu().numpy() + base[:, :, None]}
+        q = Forecaster.quantiles(out, lik, p).cpu().numpy() + base[:, :, None]
+    return {"point": point, "q": q}
 
 
-def _to_original(run: ForecastRun, z: dict[str, np.ndarray], histories: list[np.ndarray]) -> dict[str, np.ndarray]:
-    """Undo the transforms row by row; each row continues its own history (original units)."""
-    out = {}
-    for key in ("point", "lo80", "hi80", "lo95", "hi95"):
-        out[key] = np.stack([run.transform.inverse(z[key][i], h) for i, h in enumerate(histories)])
-    if "paths" in z and run.transform.lost:  # differenced: integrate whole sampled paths, then take quantiles
-        for i, h in enumerate(histories):
-            paths = run.transform.inverse(z["paths"][i], h)  # (S, H)
-            q = np.quantile(paths, [0.025, 0.1, 0.9, 0.975], axis=0)
-            out["lo95"][i], out["lo80"][i], out["hi80"][i], out["hi95"][i] = q
+def _predict(run: ForecastRun, series: Series, prep: Prepared, starts: np.ndarray, percents: tuple[float, ...],
+             samples: int, seed: int) -> dict:
+    """Forecasts from window ``starts`` of ``prep`` (the features of ``series``) in original units: ``point``
+    and each quantile in ``percents`` (keyed by the percentage), ``(N, H)`` each; every row continues its own
+    history. Differenced autoregressive forecasts integrate whole sampled paths, then take quantiles."""
+    w = make_windows(prep, run.layout, starts)
+    probs = [p / 100 for p in percents]
+    z = _distribution(run, w, probs, samples, seed)
+    histories = [series.values[:s + prep.lost] for s in starts]
+    inv = run.transform.inverse
+    out = {"point": np.stack([inv(z["point"][i], h) for i, h in enumerate(histories)])}
+    q = np.stack([[inv(z["q"][i, :, j], h) for j in range(len(probs))] for i, h in enumerate(histories)])  # (N, Q, H)
+    if "paths" in z and run.transform.lost:
+        q = np.stack([np.quantile(inv(z["paths"][i], h), probs, axis=0) for i, h in enumerate(histories)])
+    out.update({pc: q[:, j] for j, pc in enumerate(percents)})
     return out
 
 
-def forecast(run: ForecastRun, horizon: int | None = None, samples: int | None = None, seed: int = 0) -> Forecast:
-    """Forecast ``horizon`` steps (default: the model's) after the last point of the run's series.
+def _percents(levels: tuple[float, ...]) -> tuple[float, ...]:
+    """The quantiles (percentages) the intervals at ``levels`` need, with the 80% interval's (the spread)."""
+    return tuple(sorted({10.0, 90.0} | {50 - lv / 2 for lv in levels} | {50 + lv / 2 for lv in levels}))
+
+
+def _bounds(run: ForecastRun, pred: dict, levels: tuple[float, ...], method: str) -> Bounds:
+    """Central intervals at ``levels`` from ``_predict``'s output, the model's own or conformal."""
+    if method == "model":
+        return {lv: (pred[50 - lv / 2], pred[50 + lv / 2]) for lv in levels}
+    if run.calibration is None:
+        raise RnnkitError(f"{run.source.parent} has no {CALIBRATION_FILE} for conformal intervals (it was trained "
+                          f"with --intervals model, or before rnnkit had them); use --intervals model, or train again")
+    return run.calibration.intervals(pred["point"], spread(pred[10.0], pred[90.0]), levels,
+                                     run.config.forecast.conformal_score)
+
+
+def _use(run: ForecastRun, intervals: str | None, levels: tuple[float, ...] | None) -> tuple[str, tuple[float, ...]]:
+    use = run.config.forecast
+    if intervals not in (None, "model", "conformal"):
+        raise RnnkitError(f"--intervals must be model or conformal, got {intervals!r}")
+    return intervals or use.intervals, tuple(levels) if levels else use.level_values
+
+
+def forecast(run: ForecastRun, horizon: int | None = None, samples: int | None = None, seed: int = 0,
+             intervals: str | None = None, levels: tuple[float, ...] | None = None) -> Forecast:
+    """Forecast ``horizon`` steps (default: the model's) after the last point of the run's series, with
+    central intervals at ``levels`` (default: the run's ``--levels``) made as ``intervals`` says
+    (``model`` or ``conformal``; default: the run's ``--intervals``).
 
     Beyond the model's horizon the point forecast is fed back as input, one horizon at a time
     (intervals then come from the last model call alone and are too narrow: a warning in the docs).
@@ -228,22 +330,24 @@ def forecast(run: ForecastRun, horizon: int | None = None, samples: int | None =
     if H < 1:
         raise RnnkitError(f"--horizon must be at least 1, got {H}")
     samples = samples or run.config.forecast.samples
+    method, levels = _use(run, intervals, levels)
     series = run.series
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("point", "lo80", "hi80", "lo95", "hi95")}
+    points, parts = [], {lv: ([], []) for lv in levels}
     done = 0
     while done < H:
         future_dates = series.frequency.next_dates(series.dates[-1], run.layout.horizon)
         # placeholders for the future values: only the calendar of those steps is read
         ext = prepare_features(run, _extend(series, future_dates, np.full(run.layout.horizon, series.values[-1])))
-        w = make_windows(ext, run.layout, np.array([len(series) - ext.lost]))
-        z = _distribution(run, w, samples, seed)
-        res = _to_original(run, z, [series.values])
-        for k in parts:
-            parts[k].append(res[k][0])
-        series = _extend(series, future_dates, res["point"][0])
+        pred = _predict(run, series, ext, np.array([len(series) - ext.lost]), _percents(levels), samples, seed)
+        points.append(pred["point"][0])
+        for lv, (lo, hi) in _bounds(run, pred, levels, method).items():
+            parts[lv][0].append(lo[0])
+            parts[lv][1].append(hi[0])
+        series = _extend(series, future_dates, pred["point"][0])
         done += run.layout.horizon
     all_dates = np.concatenate([run.series.dates, series.dates[len(run.series):]])[len(run.series):len(run.series) + H]
-    return Forecast(all_dates, *(np.concatenate(parts[k])[:H] for k in ("point", "lo80", "hi80", "lo95", "hi95")))
+    bounds = {lv: (np.concatenate(lo)[:H], np.concatenate(hi)[:H]) for lv, (lo, hi) in parts.items()}
+    return Forecast(all_dates, np.concatenate(points)[:H], bounds, method)
 
 
 def _extend(series: Series, dates: np.ndarray, values: np.ndarray) -> Series:
@@ -271,33 +375,42 @@ def origins(run: ForecastRun, prep: Prepared, split: str) -> np.ndarray:
     return starts
 
 
-def evaluate(run: ForecastRun, split: str = "test", season: int | None = None) -> Evaluation:
-    """Metrics of forecasts over ``split`` (``val`` or ``test``), one horizon per origin, non-overlapping.
+def evaluate(run: ForecastRun, split: str = "test", season: int | None = None, intervals: str | None = None,
+             levels: tuple[float, ...] | None = None, with_baselines: bool = False) -> Evaluation:
+    """Metrics of forecasts over ``split`` (``val`` or ``test``), one horizon per origin, non-overlapping:
+    point scores and, per level, interval coverage and MSIS (``intervals`` and ``levels`` as in
+    :func:`forecast`; conformal intervals on ``val`` are scored on their own calibration data).
 
-    MASE is scaled by the seasonal naive forecast's in-sample error on the training part
-    (``season``: default the data's natural season; 1 for none).
+    MASE and MSIS are scaled by the seasonal naive forecast's in-sample error on the training part
+    (``season``: default the data's natural season; 1 for none). ``with_baselines``: also score the
+    baselines that have intervals (:func:`rnnkit.forecast.baselines.interval_forecasts`), each fitted
+    on the history before each origin.
     """
     lay, series = run.layout, run.series
     m = season or series.frequency.season
+    method, levels = _use(run, intervals, levels)
     prep = prepare_features(run, series)
     starts = origins(run, prep, split)
-    w = make_windows(prep, lay, starts)
-    z = _distribution(run, w, run.config.forecast.samples, 0)
-    histories = [series.values[:s + prep.lost] for s in starts]
-    res = _to_original(run, z, histories)
+    pred = _predict(run, series, prep, starts, _percents(levels), run.config.forecast.samples, 0)
+    bounds = _bounds(run, pred, levels, method)
     insample = series.values[:lay.train_end]
-    per, cov80, cov95 = [], [], []
+    extra = baselines.statsforecast_models(baselines.statsforecast_season(m)) if with_baselines else {}
+    per: dict[str, list[dict[str, float]]] = {}
     for i, s in enumerate(starts):
+        history = series.values[:s + prep.lost]
         actual = series.values[s + prep.lost:s + prep.lost + lay.horizon]
-        per.append(metrics.scores(actual, res["point"][i], insample, m))
-        cov80.append(metrics.coverage(actual, res["lo80"][i], res["hi80"][i]))
-        cov95.append(metrics.coverage(actual, res["lo95"][i], res["hi95"][i]))
-    return Evaluation(split, metrics.mean_scores(per), float(np.mean(cov80)), float(np.mean(cov95)), len(starts),
-                      lay.horizon, m, res["point"])
+        models = {OWN: (pred["point"][i], {lv: (lo[i], hi[i]) for lv, (lo, hi) in bounds.items()})}
+        if with_baselines:
+            models.update(baselines.interval_forecasts(history, lay.horizon, m, levels, extra))
+        for name, (point, b) in models.items():
+            per.setdefault(name, []).append({**metrics.scores(actual, point, insample, m),
+                                             **metrics.interval_scores(actual, b, insample, m)})
+    means = {name: metrics.mean_scores(rows) for name, rows in per.items()}
+    return Evaluation(split, means.pop(OWN), len(starts), lay.horizon, m, pred["point"], method, means)
 
 
 def plot(run: ForecastRun, fc: Forecast, path: str | Path, history: int | None = None) -> None:
-    """History, forecast and its 80%/95% intervals, drawn to a PNG file."""
+    """History, forecast and its intervals (one band per level, the widest palest), drawn to a PNG file."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -307,8 +420,9 @@ def plot(run: ForecastRun, fc: Forecast, path: str | Path, history: int | None =
     keep = history or min(len(s), max(8 * len(fc.point), 60))
     fig, ax = plt.subplots(figsize=(10, 4))
     ax.plot(s.dates[-keep:], s.values[-keep:], color="black", lw=1, label="history")
-    ax.fill_between(fc.dates, fc.lo95, fc.hi95, color="tab:blue", alpha=0.15, label="95%")
-    ax.fill_between(fc.dates, fc.lo80, fc.hi80, color="tab:blue", alpha=0.3, label="80%")
+    for k, level in enumerate(sorted(fc.bounds, reverse=True)):
+        lo, hi = fc.bounds[level]
+        ax.fill_between(fc.dates, lo, hi, color="tab:blue", alpha=0.15 * (k + 1), lw=0, label=f"{level:g}% ({fc.method})")
     ax.plot(fc.dates, fc.point, color="tab:blue", lw=1.5, label="forecast")
     ax.set_title(f"{s.name}: {len(fc.point)}-step forecast")
     ax.legend(loc="upper left")
@@ -335,5 +449,5 @@ def report_view(run: ForecastRun, run_dir: str | Path):
         test = unavailable("Test metrics", str(e))
     fc = forecast(run)
     image = drawn_image(lambda p: plot(run, fc, p), f"{len(fc.point)}-step forecast from the end of {s.name}")
-    return TaskReport(split, test, [Section("Forecast", text=["From the end of the series, with 80% and 95% "
-                                                              "intervals."], images=[image])])
+    return TaskReport(split, test, [Section("Forecast", text=[f"From the end of the series, with "
+                                                              f"{fc.method} intervals."], images=[image])])

@@ -16,6 +16,15 @@ in a seasonal cycle (12 for monthly data with a yearly cycle, 1 for none).
 ETS and ARIMA models of the optional ``statsforecast`` package (``pip install rnnkit[forecast]``),
 the strong classical references; it gives ``{}`` when the package is absent.
 
+Prediction intervals (:func:`with_intervals`): naive, seasonal naive and drift have the
+textbook Gaussian intervals of Hyndman & Athanasopoulos, *Forecasting: Principles and Practice*
+(3rd ed.), section 5.5: ``f ± z * sigma_h`` with ``sigma`` the residual standard deviation
+``sqrt(sum e^2 / (T - K - M))`` (``K`` parameters, ``M`` residuals missing at the start) and
+``sigma_h = sigma sqrt(h)`` (naive), ``sigma sqrt(k + 1)``, ``k = floor((h - 1) / m)``
+(seasonal naive), ``sigma sqrt(h (1 + h / (T - 1)))`` (drift); ``ar`` the forecast standard
+errors of its fitted recursion, ``sigma sqrt(sum_{j<h} psi_j^2)``; AutoETS and AutoARIMA
+statsforecast's own ``level=`` intervals.
+
 How ``ar`` chooses its model: two families are fitted, each with an intercept, by ordinary least
 squares,
 
@@ -37,8 +46,9 @@ targets its order allows. Histories shorter than 4 values are too short to fit a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -118,6 +128,7 @@ class ARFit:
     intercept: float
     coef: np.ndarray  # (order,), coef[i] multiplies the value i+1 steps back
     aic: float  # of the selection fit, on the common targets
+    sigma: float = float("nan")  # residual standard deviation of the final fit, sqrt(RSS / (n - k))
 
     @property
     def order(self) -> int:
@@ -139,6 +150,19 @@ class ARFit:
             if p:
                 buf = [v] + buf[:-1]
         return y[-1] + np.cumsum(out) if self.differenced else out
+
+    def forecast_sd(self, horizon: int) -> np.ndarray:
+        """Standard errors ``(horizon,)`` of the recursive forecast: ``sigma sqrt(sum_{j<h} psi_j^2)``.
+
+        ``psi`` are the responses of the series to one unit shock, propagated through the
+        recursion (summed once more for a differenced model, whose shocks move the level for good).
+        """
+        psi = np.zeros(horizon)
+        for j in range(horizon):
+            psi[j] = 1.0 if j == 0 else sum(c * psi[j - 1 - i] for i, c in enumerate(self.coef) if j - 1 - i >= 0)
+        if self.differenced:
+            psi = np.cumsum(psi)
+        return self.sigma * np.sqrt(np.cumsum(psi ** 2))
 
 
 def _design(x: np.ndarray, p: int, first: int) -> tuple[np.ndarray, np.ndarray]:
@@ -205,8 +229,11 @@ def fit_ar(history, season: int = 1, max_order: int | None = None) -> ARFit:
     assert best is not None
     aic, _, _, differenced, order = best
     x = d if differenced else y
-    beta, _ = _ols(*_design(x, order, order))
-    return ARFit(differenced=differenced, intercept=float(beta[0]), coef=beta[1:].astype(np.float64), aic=float(aic))
+    target, design = _design(x, order, order)
+    beta, rss = _ols(target, design)
+    dof = max(target.size - design.shape[1], 1)
+    return ARFit(differenced=differenced, intercept=float(beta[0]), coef=beta[1:].astype(np.float64), aic=float(aic),
+                 sigma=float(np.sqrt(rss / dof)))
 
 
 def ar(history, horizon: int, season: int, *, max_order: int | None = None) -> np.ndarray:
@@ -246,10 +273,15 @@ def statsforecast_models(season: int) -> dict[str, Forecaster]:
         return {}
 
     def wrap(make) -> Forecaster:
-        def model(history, horizon: int, season: int | None = None) -> np.ndarray:
+        def model(history, horizon: int, season: int | None = None, levels: Sequence[float] = ()):
+            """The point forecast ``(h,)``; with ``levels``, ``(point, {level: (lower, upper)})``."""
             y, h = check_history(history), check_horizon(horizon)
-            mean = make().forecast(y=y, h=h)["mean"]
-            return np.asarray(mean, dtype=np.float64).reshape(h)
+            out = make().forecast(y=y, h=h, level=list(levels)) if levels else make().forecast(y=y, h=h)
+            point = np.asarray(out["mean"], dtype=np.float64).reshape(h)
+            if not levels:
+                return point
+            return point, {lv: (np.asarray(out[f"lo-{lv}"], dtype=np.float64).reshape(h),
+                                np.asarray(out[f"hi-{lv}"], dtype=np.float64).reshape(h)) for lv in levels}
 
         return model
 
@@ -260,3 +292,53 @@ def statsforecast_models(season: int) -> dict[str, Forecaster]:
     autoets.__doc__ = f"statsforecast AutoETS(season_length={season}): (history (T,), horizon) -> (horizon,)"
     autoarima.__doc__ = f"statsforecast AutoARIMA(season_length={season}): (history (T,), horizon) -> (horizon,)"
     return {"autoets": autoets, "autoarima": autoarima}
+
+
+# -- prediction intervals ------------------------------------------------------------------------
+Bounds = dict[float, tuple[np.ndarray, np.ndarray]]  # level (a percentage) -> (lower (H,), upper (H,))
+
+
+def _residual_sd(residuals: np.ndarray, params: int) -> float:
+    """``sqrt(sum e^2 / (n - K))`` over the ``n`` residuals there are (FPP3 5.5); 0 when there are none."""
+    n = residuals.size - params
+    return float(np.sqrt(np.sum(residuals ** 2) / n)) if n > 0 else 0.0
+
+
+def forecast_sd(name: str, history, horizon: int, season: int) -> np.ndarray:
+    """The textbook standard errors ``(horizon,)`` of baseline ``name`` (module docstring)."""
+    y, h = check_history(history), check_horizon(horizon)
+    steps = np.arange(1, h + 1, dtype=np.float64)
+    if name == "ar" and y.size >= AR_MIN_HISTORY:
+        return fit_ar(y, season).forecast_sd(h)
+    if name == "seasonal_naive" and season > 1 and y.size > season:
+        k = np.floor((steps - 1) / season)
+        return _residual_sd(y[season:] - y[:-season], 0) * np.sqrt(k + 1)
+    if name == "drift" and y.size > 2:
+        e = np.diff(y) - (y[-1] - y[0]) / (y.size - 1)
+        return _residual_sd(e, 1) * np.sqrt(steps * (1 + steps / (y.size - 1)))
+    return _residual_sd(np.diff(y), 0) * np.sqrt(steps)  # naive, and every baseline's naive fallback
+
+
+def with_intervals(name: str, history, horizon: int, season: int,
+                   levels: Sequence[float]) -> tuple[np.ndarray, Bounds]:
+    """Baseline ``name``'s point forecast ``(horizon,)`` and its Gaussian intervals at ``levels``."""
+    point = BASELINES[name](history, horizon, season)
+    sd = forecast_sd(name, history, horizon, season)
+    z = {lv: NormalDist().inv_cdf(0.5 + lv / 200) for lv in levels}
+    return point, {lv: (point - z[lv] * sd, point + z[lv] * sd) for lv in levels}
+
+
+def statsforecast_season(season: int) -> int:
+    """The season given to AutoETS and AutoARIMA for a data season: itself up to 24 (hourly), else 1 (a
+    season of 365 makes AutoETS fit slowly and AutoARIMA give up)."""
+    return season if season <= 24 else 1
+
+
+def interval_forecasts(history, horizon: int, season: int, levels: Sequence[float],
+                       extra: dict[str, Forecaster] | None = None) -> dict[str, tuple[np.ndarray, Bounds]]:
+    """Every baseline's ``(point (horizon,), {level: (lower, upper)})`` from ``history (T,)``: the built-in
+    ones (:func:`with_intervals`) and ``extra`` (:func:`statsforecast_models`, called with ``levels``)."""
+    out = {name: with_intervals(name, history, horizon, season, levels) for name in BASELINES}
+    for name, fn in (extra or {}).items():
+        out[name] = fn(history, horizon, levels=levels)
+    return out

@@ -1,4 +1,4 @@
-"""Forecast accuracy: MAE, RMSE, sMAPE and MASE of a point forecast, coverage of an interval.
+"""Forecast accuracy: MAE, RMSE, sMAPE and MASE of a point forecast, coverage and MSIS of an interval.
 
 Every function takes one forecast of ``H`` steps from one origin: ``actual`` and ``forecast``
 (and ``lower`` / ``upper``) are arrays of shape ``(H,)``; they are read as float64. A result over
@@ -16,6 +16,12 @@ competition averages over series.
   season 1 (there is no full season to difference); when the scale is 0 (a constant in-sample
   part, or fewer than two in-sample values) MASE is undefined and is ``nan``, not ``inf``, so
   that :func:`mean_scores` can leave that origin out.
+- Coverage is the share of actual values inside their interval: a calibrated 80% interval
+  covers about 80% of them. MSIS (the mean scaled interval score of the M4 competition) scores
+  an interval of level ``1 - alpha`` by its width plus ``2/alpha`` times how far each value
+  falls outside it, averaged over the horizon and divided by MASE's scale: lower is better; it
+  rewards narrow intervals but charges misses, so neither a too-narrow nor a too-wide interval
+  wins.
 """
 
 from __future__ import annotations
@@ -99,6 +105,32 @@ def coverage(actual, lower, upper) -> float:
     y, lo = _pair(actual, lower, "lower")
     _, hi = _pair(actual, upper, "upper")
     return float(np.mean((y >= lo) & (y <= hi)))
+
+
+def msis(actual, lower, upper, insample, season: int, level: float) -> float:
+    """Mean scaled interval score (M4) of a central ``level``% interval; shapes as in :func:`mase`.
+
+    ``mean_h [(U - L) + 2/alpha (L - y) 1{y < L} + 2/alpha (y - U) 1{y > U}] / mase_scale``
+    with ``alpha = 1 - level/100``; ``nan`` when the scale is 0 or undefined.
+    """
+    y, lo = _pair(actual, lower, "lower")
+    _, hi = _pair(actual, upper, "upper")
+    if not 0 < level < 100:
+        raise ValueError(f"level {level} must be a percentage in (0, 100)")
+    alpha = 1 - level / 100
+    score = (hi - lo) + 2 / alpha * (np.maximum(lo - y, 0) + np.maximum(y - hi, 0))
+    scale = mase_scale(insample, season)
+    return float(np.mean(score)) / scale if scale > 0 else math.nan
+
+
+def interval_scores(actual, bounds: Mapping[float, tuple], insample, season: int) -> dict[str, float]:
+    """``{"coverage80", "msis80", "coverage95", ...}`` of one forecast's intervals, ``bounds`` mapping
+    each level (a percentage) to its ``(lower, upper)`` arrays of shape ``(H,)``."""
+    out = {}
+    for level, (lo, hi) in bounds.items():
+        out[f"coverage{level:g}"] = coverage(actual, lo, hi)
+        out[f"msis{level:g}"] = msis(actual, lo, hi, insample, season, level)
+    return out
 
 
 def scores(actual, forecast, insample, season: int) -> dict[str, float]:

@@ -36,7 +36,6 @@ from ..nn.recurrent import fused, step
 
 QUANTILES = (0.025, 0.1, 0.5, 0.9, 0.975)  # the 95% and 80% intervals and the median
 MEDIAN = QUANTILES.index(0.5)
-Z80, Z95 = 1.2815515655446004, 1.959963984540054  # standard normal quantiles of 0.9 and 0.975
 
 
 @dataclass
@@ -110,12 +109,22 @@ class Forecaster(nn.Module):
         return out[..., MEDIAN] if likelihood == "quantile" else out[..., 0]
 
     @staticmethod
-    def intervals(out: torch.Tensor, likelihood: str) -> dict[str, torch.Tensor]:
-        """``lo95, lo80, hi80, hi95`` bounds ``(..., H)``."""
-        if likelihood == "quantile":
-            return {"lo95": out[..., 0], "lo80": out[..., 1], "hi80": out[..., 3], "hi95": out[..., 4]}
-        m, s = out[..., 0], out[..., 1]
-        return {"lo95": m - Z95 * s, "lo80": m - Z80 * s, "hi80": m + Z80 * s, "hi95": m + Z95 * s}
+    def quantiles(out: torch.Tensor, likelihood: str, probs: torch.Tensor) -> torch.Tensor:
+        """The predicted distribution's quantiles at ``probs (Q,)`` in (0, 1): ``(..., H, Q)``.
+
+        Gaussian: ``mean + z(p) std``. Quantile likelihood: the learned quantiles where ``p`` is
+        one of QUANTILES, linear interpolation between them, the outer segments extended beyond
+        (as :meth:`_draw` samples).
+        """
+        probs = probs.to(out.device, out.dtype)
+        if likelihood == "gaussian":
+            z = torch.distributions.Normal(0.0, 1.0).icdf(probs)
+            return out[..., :1] + out[..., 1:2] * z
+        levels = torch.tensor(QUANTILES, device=out.device, dtype=out.dtype)
+        i = torch.clamp(torch.searchsorted(levels, probs.contiguous()), 1, len(QUANTILES) - 1)
+        lo_l, hi_l = levels[i - 1], levels[i]
+        lo_v, hi_v = out[..., i - 1], out[..., i]
+        return lo_v + (probs - lo_l) / (hi_l - lo_l) * (hi_v - lo_v)
 
     # -- the network -----------------------------------------------------------------------------
     def forward(self, past: torch.Tensor, future: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:

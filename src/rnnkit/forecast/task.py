@@ -17,6 +17,7 @@ windows, the loss of the chosen likelihood and the mean validation loss.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -25,9 +26,10 @@ import numpy as np
 import torch
 
 from ..core import distributed, subsample
-from ..core.config import from_dict, option, require
+from ..core.config import check_choices, from_dict, option, require
 from ..core.errors import RnnkitError
 from ..core.trainer import TrainConfig
+from .conformal import SCORES, CalibrationConfig
 from .model import ForecastModelConfig, Forecaster
 from .series import Frequency, Series, SeriesConfig, calendar_features
 from .transforms import ColumnScaler, Transform, TransformConfig
@@ -68,10 +70,29 @@ class ForecastUseConfig:
     horizon: int | None = option(None, "steps to forecast (default: the model's horizon; longer ones feed the "
                                        "forecast back as input)")
     samples: int = option(200, "sampled paths per forecast for the intervals of an autoregressive decoder")
+    intervals: str = option("conformal", "model (the likelihood's own quantiles) or conformal (widened or narrowed "
+                            "per step to the errors of forecasts on data the model did not train on)",
+                            ("model", "conformal"))
+    levels: str = option("80,95", "comma-separated levels of the central intervals, in percent")
+    conformal_score: str = option("scaled", "conformal intervals: scaled (by the model's own spread, so uncertain "
+                                  "forecasts get wider intervals) or absolute (one width per step)", SCORES)
 
     def __post_init__(self) -> None:
+        check_choices(self)
         require(self.horizon is None or self.horizon >= 1, "horizon", f"must be at least 1, got {self.horizon}")
         require(self.samples >= 10, "samples", f"must be at least 10, got {self.samples}")
+        self.level_values  # noqa: B018 (validates)
+
+    @property
+    def level_values(self) -> tuple[float, ...]:
+        """``levels`` as percentages, e.g. ``(80.0, 95.0)``."""
+        try:
+            values = tuple(float(v) for v in self.levels.split(",") if v.strip())
+        except ValueError:
+            values = ()
+        require(bool(values) and all(0 < v < 100 for v in values) and len(set(values)) == len(values), "levels",
+                f"{self.levels!r} is not a list of distinct percentages between 0 and 100; use e.g. --levels 80,95")
+        return values
 
 
 @dataclass
@@ -81,10 +102,19 @@ class ForecastConfig:
     model: ForecastModelConfig = field(default_factory=ForecastModelConfig)
     train: ForecastTrainConfig = field(default_factory=ForecastTrainConfig)
     forecast: ForecastUseConfig = field(default_factory=ForecastUseConfig)
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
+
+
+def upgrade(saved: dict) -> dict:
+    """A saved configuration with the options added since it was written set to what it did then:
+    runs saved before conformal intervals keep the model's own."""
+    forecast = saved.setdefault("forecast", {})
+    forecast.setdefault("intervals", "model")
+    return saved
 
 
 def config_from_meta(meta: dict) -> ForecastConfig:
-    return from_dict(ForecastConfig, meta["config"], "checkpoint config")
+    return from_dict(ForecastConfig, upgrade(copy.deepcopy(meta["config"])), "checkpoint config")
 
 
 # -- the split ---------------------------------------------------------------------------------
