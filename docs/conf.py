@@ -23,6 +23,7 @@ extensions = [
 myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3  # [text](page.md#a-heading) links, as on a code host
 source_suffix = {".md": "markdown"}
+smartquotes = False  # keep "--flag" in generated help text as typed, not as an en dash
 exclude_patterns = ["_build", "_ext", "figures/README.md"]
 
 html_theme = "furo"

@@ -1,4 +1,5 @@
-"""The README's commands: the two set-up commands, and every `$ rnnkit ...` example line."""
+"""The README's commands: the two set-up commands, and every `$ rnnkit ...` example line (the docs pages'
+lines and Python examples run through the same mechanism in test_docs.py)."""
 
 import re
 import shlex
@@ -24,8 +25,9 @@ def test_ci_runs_the_readme_test_command():
     assert TEST_CMD in (ROOT / ".ci" / "run").read_text()
 
 
-def example_commands() -> list[str]:
-    return [m.group(1) for m in re.finditer(r"^\$ (rnnkit .*)$", README, flags=re.M)]
+def example_commands(text: str = README) -> list[str]:
+    """Every ``$ rnnkit ...`` line of a page (README.md, or a docs page: tests/test_docs.py), in order."""
+    return [m.group(1) for m in re.finditer(r"^\$ (rnnkit .*)$", text, flags=re.M)]
 
 
 def pairs_slice(folder) -> str:
@@ -42,47 +44,34 @@ def shorten(cmd: str, pairs: str = "") -> str:
     cmd = cmd.replace("../shared/data/", f"{SHARED_DATA}/")  # the forecasting series, small already
     cmd = re.sub(r"--max-time \d+", "--max-time 2", cmd)
     cmd = re.sub(r"--budget \d+", "--budget 1", cmd)
+    cmd = re.sub(r"--trials \d+", "--trials 2", cmd)
     if cmd == "rnnkit demo":
         cmd += " --max-time 2"
     return cmd
 
 
-def test_readme_examples_run(tmp_path, monkeypatch):
-    alice = needs_shared("alice.txt")
+def alice_in_cache(tmp_path, monkeypatch) -> None:
+    """``--data alice`` without a download: the named corpus, as if downloaded before."""
     cache = tmp_path / "cache"
     cache.mkdir()
-    shutil.copy(alice, cache / "alice.txt")  # the named corpus, as if downloaded before
+    shutil.copy(needs_shared("alice.txt"), cache / "alice.txt")
     monkeypatch.setenv("RNNKIT_CACHE", str(cache))
-    cmds = example_commands()
-    assert any(c.startswith("rnnkit train") for c in cmds) and any(c.startswith("rnnkit compare") for c in cmds)
-    assert any(c.startswith("rnnkit translate") for c in cmds)
-    assert any(c.startswith("rnnkit backtest") for c in cmds) and any(c.startswith("rnnkit forecast") for c in cmds)
-    pairs = pairs_slice(tmp_path)
+
+
+def run_commands(cmds: list[str], folder) -> None:
+    """Run a page's commands in order in ``folder`` (later ones use the runs of earlier ones), shortened."""
+    pairs = pairs_slice(folder)
     for cmd in cmds:
         argv = shlex.split(shorten(cmd, pairs))
-        p = subprocess.run([sys.executable, "-m", "rnnkit.cli", *argv[1:]], cwd=tmp_path, capture_output=True,
+        p = subprocess.run([sys.executable, "-m", "rnnkit.cli", *argv[1:]], cwd=folder, capture_output=True,
                            text=True, timeout=300)
         assert p.returncode == 0, f"{cmd}\n{p.stderr}"
 
 
-def test_readme_python_example_runs(tmp_path, monkeypatch):
-    alice = needs_shared("alice.txt")
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    shutil.copy(alice, cache / "alice.txt")
-    monkeypatch.setenv("RNNKIT_CACHE", str(cache))
-    monkeypatch.chdir(tmp_path)
-    block = re.search(r"```python\n(.*?)```", README, flags=re.S).group(1)
-    assert "cfg.train.max_time = 60" in block
-    code = block.replace("cfg.train.max_time = 60", "cfg.train.max_time = 2")
-    exec(compile(code, "README.md", "exec"), {})
-    assert (tmp_path / "runs" / "py" / "best.safetensors").is_file()
-
-
-def test_readme_translation_python_example_runs(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    pairs_slice(tmp_path)
-    block = re.findall(r"```python\n(.*?)```", README, flags=re.S)[1]
-    assert "cfg.train.max_time = 600" in block and "translate.train(" in block
-    exec(compile(block.replace("cfg.train.max_time = 600", "cfg.train.max_time = 2"), "README.md", "exec"), {})
-    assert (tmp_path / "runs" / "es-en" / "best.safetensors").is_file()
+def test_readme_examples_run(tmp_path, monkeypatch):
+    alice_in_cache(tmp_path, monkeypatch)
+    cmds = example_commands()
+    assert any(c.startswith("rnnkit train") for c in cmds) and any(c.startswith("rnnkit compare") for c in cmds)
+    assert any(c.startswith("rnnkit translate") for c in cmds)
+    assert any(c.startswith("rnnkit backtest") for c in cmds) and any(c.startswith("rnnkit forecast") for c in cmds)
+    run_commands(cmds, tmp_path)

@@ -23,15 +23,21 @@ IMAGE_CHECK = """<script>window.addEventListener("load", () => {
 });</script>"""
 
 
+def dump_dom(path, tmp_path) -> str:
+    """The DOM of the HTML file ``path`` once headless Chromium has loaded it, offline (also tests/test_docs.py)."""
+    proc = subprocess.run([CHROMIUM, "--headless", "--disable-gpu", "--no-sandbox", f"--user-data-dir={tmp_path / 'profile'}",
+                           "--virtual-time-budget=10000", "--dump-dom", path.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    return proc.stdout + proc.stderr[-2000:]
+
+
 def render_in_chromium(page: str, tmp_path) -> tuple[int, int]:
     """(images, broken images) of ``page`` as headless Chromium loads it from a file, offline."""
     path = tmp_path / "check.html"
     path.write_text(page.replace("</body>", IMAGE_CHECK + "</body>"), encoding="utf-8")
-    proc = subprocess.run([CHROMIUM, "--headless", "--disable-gpu", "--no-sandbox", f"--user-data-dir={tmp_path / 'profile'}",
-                           "--virtual-time-budget=10000", "--dump-dom", path.as_uri()],
-                          capture_output=True, text=True, timeout=120)
-    body = re.search(r'<body data-images="(\d+)" data-broken="(\d+)"', proc.stdout)
-    assert body, f"the check did not run: {proc.stdout[:500]} {proc.stderr[-2000:]}"
+    dom = dump_dom(path, tmp_path)
+    body = re.search(r'<body data-images="(\d+)" data-broken="(\d+)"', dom)
+    assert body, f"the check did not run: {dom[:500]} {dom[-2000:]}"
     return int(body.group(1)), int(body.group(2))
 
 
