@@ -660,14 +660,15 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = argv
     try:
         COMMANDS[args.verb](args)
-        distributed.finish()  # torchrun: every rank done before any leaves
+        code = 0
     except RnnkitError as e:
         print(f"rnnkit: error: {e}", file=sys.stderr)
-        return 2
+        code = 2
     except KeyboardInterrupt:
         print("rnnkit: interrupted; a training run continues from its last checkpoint with --resume", file=sys.stderr)
-        return 130
-    return 0
+        code = 130
+    distributed.finish(code)  # torchrun: leave the group and exit here, not in the interpreter's teardown
+    return code
 
 
 if __name__ == "__main__":
