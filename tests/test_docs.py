@@ -148,6 +148,7 @@ def load_in_chromium(page: Path, tmp_path) -> tuple[int, int, list[str]]:
 
     The page is loaded as a copy beside itself with test_report.py's image check added, so every
     relative path resolves as it does for the page."""
+    sys.path.insert(0, str(Path(__file__).parent / "report"))  # tests/report is no package
     from test_report import CHROMIUM, IMAGE_CHECK, dump_dom
 
     if CHROMIUM is None:
