@@ -169,7 +169,7 @@ def test_any_task_of_the_registry(tmp_path):
                            "--out", out), "not found")
     (tmp_path / "bad.toml").write_text('[space]\n"rnn.cell" = { choices = ["gru"] }\n')
     assert_clean_error(cli("tune", "--task", "forecast", "--config", tmp_path / "base.toml", "--space", tmp_path / "bad.toml",
-                           "--out", out), "'rnn.cell' is not an option of this task; valid options are data.column")
+                           "--out", out), "'rnn.cell' is not an option of this task; valid options are calibration.calibration_windows, data.column")
     p = ok(cli("tune", "--task", "forecast", "--config", tmp_path / "base.toml", "--space", tmp_path / "space.toml",
                "--sampler", "grid", "--metric", "mase", "--out", out))
     study = load(out)
