@@ -655,8 +655,6 @@ COMMANDS = {"demo": cmd_demo, "train": cmd_train, "sample": cmd_sample, "fill": 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(_task_of(argv)).parse_args(argv)
-    from .core import distributed  # imports torch: only once a verb runs (--help has exited by now)
-
     args.argv = argv
     try:
         COMMANDS[args.verb](args)
@@ -667,7 +665,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rnnkit: interrupted; a training run continues from its last checkpoint with --resume", file=sys.stderr)
         code = 130
-    distributed.finish(code)  # torchrun: leave the group and exit here, not in the interpreter's teardown
+    if "torch.distributed" in sys.modules:  # a process group exists only where the verb loaded torch
+        from .core import distributed
+
+        distributed.finish(code)  # torchrun: leave the group and exit here, not in the interpreter's teardown
     return code
 
 
