@@ -39,6 +39,30 @@ def check_writable(path: Path, flag: str = "--out") -> None:
         raise RnnkitError(f"cannot write {path} ({why}); pass another {flag}")
 
 
+def read_text(path: Path, encoding: str, wanted: str) -> str:
+    """The whole text of a data file, without a byte-order mark.
+
+    A binary, undecodable or blank file is a one-line error; an undecodable one names its line.
+    ``wanted`` says what to pass instead (e.g. "a CSV file with a date column").
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise RnnkitError(f"{path} could not be read ({e.strerror}); check that the file is readable")
+    wide = encoding.lower().replace("-", "").replace("_", "").startswith(("utf16", "utf32"))
+    if b"\x00" in raw[:8192] and not wide:
+        raise RnnkitError(f"{path} looks like a binary file (it contains NUL bytes); pass {wanted}")
+    try:
+        text = raw.decode(encoding).lstrip("\ufeff")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise RnnkitError(f"{path} line {line} is not valid {encoding} text ({e.reason}); "
+                          f"pass --encoding with the file's encoding, e.g. --encoding latin-1")
+    if not text.strip():
+        raise RnnkitError(f"{path} is empty; pass {wanted}")
+    return text
+
+
 def save_figure(fig, path: Path, dpi: int = 100) -> None:
     """Write a matplotlib figure as PNG atomically, and close it."""
     import io

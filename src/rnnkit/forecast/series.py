@@ -68,6 +68,7 @@ import numpy as np
 
 from ..core.config import check_choices, check_encoding, flag_name, option, require
 from ..core.errors import RnnkitError
+from ..core.fileio import read_text
 
 if TYPE_CHECKING:
     import pandas as pd  # imported where a file is read: it takes a second, and most of rnnkit never needs it
@@ -523,26 +524,6 @@ class _Table:
     blank: int  # blank lines skipped
 
 
-def _decode(path: Path, encoding: str) -> str:
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise RnnkitError(f"{path} could not be read ({e.strerror}); check that the file is readable")
-    wide = encoding.lower().replace("-", "").replace("_", "").startswith(("utf16", "utf32"))
-    if b"\x00" in raw[:8192] and not wide:
-        raise RnnkitError(f"{path} looks like a binary file (it contains NUL bytes); pass a CSV text file")
-    try:
-        text = raw.decode(encoding)
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise RnnkitError(f"{path} line {line} is not valid {encoding} text ({e.reason}); "
-                          f"pass --encoding with the file's encoding, e.g. --encoding latin-1")
-    text = text.lstrip("\ufeff")
-    if not text.strip():
-        raise RnnkitError(f"{path} is empty; pass a CSV file with a date column and numeric columns")
-    return text
-
-
 def _sniff_delimiter(text: str) -> str:
     line = next(l for l in text.splitlines() if l.strip())
     counts = {c: line.count(c) for c in (",", ";", "\t")}
@@ -601,7 +582,7 @@ def _split(text: str, delimiter: str, most: int, path: Path) -> np.ndarray:
 def _read_table(path: Path, encoding: str) -> _Table:
     import pandas as pd
 
-    text = _decode(path, encoding)
+    text = read_text(path, encoding, "a CSV file with a date column and numeric columns")
     delimiter = _sniff_delimiter(text)
     most = _most_fields(text, delimiter)
     cells = _split(text, delimiter, int(most.max()), path)
