@@ -30,7 +30,7 @@ from rnnkit.translate.batching import PairBatches
 from rnnkit.translate.codec import Codec
 from rnnkit.translate.model import Seq2Seq
 from rnnkit.translate.task import TranslateConfig, TranslationTask, training_pairs
-from rnnkit.translate.vocab import PAD
+from rnnkit.core.pieces import PAD
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "spa-eng.txt"
 

@@ -181,7 +181,8 @@ def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
     e.add_argument("--length-penalty", type=float, default=None, help="translation: beam search length penalty alpha")
     e.add_argument("--season", type=int, default=None,
                    help="forecast: the season of MASE's seasonal naive scale (default: the data's, 12 for monthly)")
-    e.add_argument("--plot", type=Path, default=None, metavar="OUT.png", help="audio: draw the confusion matrix")
+    e.add_argument("--plot", type=Path, default=None, metavar="OUT.png",
+                   help="audio and classify: draw the confusion matrix")
 
     cl = sub.add_parser("classify", help="label WAV files with a trained audio classifier",
                         description="Label WAV files (a folder: every WAV file in it) with a trained audio classifier.")
@@ -203,6 +204,18 @@ def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
         cv.add_argument("--config", type=Path, help="TOML or YAML file with the options (flags override it)")
         cv.add_argument("--json", action="store_true", help="print one JSON object")
         cv.later(tasks.TASKS["audio"].add_arguments)
+
+    pr = sub.add_parser("predict", help="label sequences (texts, or a file) with a trained sequence classifier",
+                        description="Label each text given as an argument, or each example of --input FILE (any "
+                                    "format of training, with or without labels): one line per input.")
+    pr.add_argument("run", type=Path, help="run directory or checkpoint file")
+    pr.add_argument("texts", nargs="*", metavar="TEXT", help="texts to label (or --input FILE)")
+    pr.add_argument("--input", type=Path, default=None, metavar="FILE", help="a file of sequences to label")
+    pr.add_argument("--checkpoint", choices=["best", "last"], default="best", help="which checkpoint of the run")
+    pr.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
+    pr.add_argument("--json", action="store_true",
+                    help='print one JSON object per input: {"input" or "id", "label", "probability", "top"}')
+    pr.later(_flags("rnnkit.classify.task:PredictConfig", "predict"))
 
     fc = sub.add_parser("forecast", help="forecast a series from its end with a trained forecaster",
                         description="Forecast the steps after the last point of the run's series, with 80%% and 95%% "
@@ -353,6 +366,9 @@ def cmd_train(args: argparse.Namespace) -> None:
               f"next: rnnkit classify {args.out} <file.wav or folder>\n"
               f"      rnnkit evaluate {args.out} --split test --plot {args.out / 'confusion.png'}")
         return
+    if spec.name == "classify":
+        _train_classifier(cfg, args)
+        return
     if spec.name == "forecast":
         series = None
         if not args.resume:
@@ -375,6 +391,22 @@ def cmd_train(args: argparse.Namespace) -> None:
         result = api.train(cfg, args.out, resume=args.resume, overwrite=args.overwrite, on_event=show)
     print(_summary(result))
     print(_next_steps(args.out, cfg.train.objective == "infill"))
+
+
+def _train_classifier(cfg, args: argparse.Namespace) -> None:
+    from .classify import api as classify_api
+    from .core.progress import ProgressDisplay
+
+    with ProgressDisplay("sequences") as show:
+        result = classify_api.train(cfg, args.out, resume=args.resume, overwrite=args.overwrite, on_event=show)
+    c = result.examples
+    print(f"trained {result.steps} steps ({result.epochs} full epochs over {c['train']:,} {result.kind} sequences; "
+          f"{c['val']:,} for validation, {c['test']:,} for test) in {result.elapsed:.0f} s, stopped by {result.stopped}; "
+          f"best validation loss {result.best_val:.4f}")
+    use = '"<a text>"' if result.kind == "text" else "--input FILE"
+    print(f"run directory: {args.out}\n"
+          f"next: rnnkit predict {args.out} {use}\n"
+          f"      rnnkit evaluate {args.out} --split test --plot {args.out / 'confusion.png'}")
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -475,8 +507,11 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
     spec = tasks.of_run(args.run, args.checkpoint)
     run_dir = args.run if args.run.is_dir() else args.run.parent  # a checkpoint file inside its run
-    if args.plot is not None and spec.name != "audio":
-        raise RnnkitError(f"--plot is for audio runs (a confusion matrix); drop it for a {spec.kind} run")
+    if args.plot is not None and spec.name not in ("audio", "classify"):
+        raise RnnkitError(f"--plot is for audio and classify runs (a confusion matrix); drop it for a {spec.kind} run")
+    if spec.name == "classify":
+        _evaluate_classifier(args, run_dir)
+        return
     if spec.name == "audio":
         ev = audio_api.evaluate(audio_api.load(args.run, device=args.device, which=args.checkpoint), args.split, run_dir)
         if args.plot is not None:
@@ -524,6 +559,46 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         print(f"{args.split}: {m.loss:.4f} nats/token, {m.bits_per_char:.4f} bits/char, "
               f"perplexity {m.perplexity:.3f}, accuracy {m.accuracy:.2%}, {m.tokens} tokens "
               f"({m.unknown} of them <unk>: outside the vocabulary)")
+
+
+def _evaluate_classifier(args: argparse.Namespace, run_dir: Path) -> None:
+    from .classify import api as classify_api
+
+    ev = classify_api.evaluate(classify_api.load(args.run, device=args.device, which=args.checkpoint), args.split,
+                               run_dir)
+    if args.plot is not None:
+        classify_api.plot_confusion(ev, args.plot)
+    if args.json:
+        print(json.dumps(ev.to_json()))
+        return
+    worst = min(ev.per_class.items(), key=lambda kv: kv[1]["f1"])
+    print(f"{args.split}: accuracy {ev.accuracy:.2%}, macro F1 {ev.macro_f1:.4f} ({ev.examples} examples), loss "
+          f"{ev.loss:.4f}; worst class {worst[0]!r} F1 {worst[1]['f1']:.3f}")
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    from .classify import api as classify_api
+    from .classify.task import PredictConfig
+
+    _require_task(args.run, args.checkpoint, "classify", "predict")
+    if bool(args.texts) == bool(args.input):
+        raise RnnkitError("give texts to label or --input FILE (one of them)")
+    clf = classify_api.load(args.run, device=args.device, which=args.checkpoint)
+    clf.config.predict = from_dict(PredictConfig, merge(dataclasses.asdict(clf.config.predict),
+                                                        overrides_from_args(args).get("predict", {})), "options")
+    if args.input:
+        examples = classify_api.read_input(clf, args.input)
+        names, key = examples.ids, "id"
+    else:
+        if clf.kind != "text":
+            raise RnnkitError("this model classifies numeric sequences; pass them with --input FILE")
+        examples, names, key = list(args.texts), list(args.texts), "input"
+    for name, top in zip(names, classify_api.predict(clf, examples, clf.config.predict.top_k)):
+        if args.json:
+            print(json.dumps({key: name, "label": top[0][0], "probability": top[0][1],
+                              "top": [{"label": lab, "probability": p} for lab, p in top]}))
+        else:
+            print(f"{name}\t" + "\t".join(f"{lab} {p:.3f}" for lab, p in top))
 
 
 def cmd_translate(args: argparse.Namespace) -> None:
@@ -649,7 +724,7 @@ def cmd_backtest(args: argparse.Namespace) -> None:
 
 COMMANDS = {"demo": cmd_demo, "train": cmd_train, "sample": cmd_sample, "fill": cmd_fill, "evaluate": cmd_evaluate,
             "translate": cmd_translate, "compare": cmd_compare, "forecast": cmd_forecast, "backtest": cmd_backtest,
-            "classify": cmd_classify, "crossval": cmd_crossval}
+            "classify": cmd_classify, "crossval": cmd_crossval, "predict": cmd_predict}
 
 
 def main(argv: list[str] | None = None) -> int:

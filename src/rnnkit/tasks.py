@@ -95,6 +95,9 @@ TASKS = {
     "audio": TaskSpec("audio", "audio-classifier", "rnnkit.audio.task:AudioConfig", "rnnkit.audio.api",
                       {"train": BUDGET}, "clips", "classify", "classify", "rnnkit.audio.diagnosis:measure",
                       "a linear classifier on pooled log-mel features", "rnnkit.audio.task:upgrade"),
+    "classify": TaskSpec("classify", "sequence-classifier", "rnnkit.classify.task:ClassifyConfig", "rnnkit.classify.api",
+                         {"train": BUDGET}, "sequences", "predict", "predict", "rnnkit.classify.diagnosis:measure",
+                         "TF-IDF + logistic regression (text) or 1-nearest neighbour (numeric)"),
 }
 DEFAULT = "lm"
 

@@ -13,7 +13,7 @@ from rnnkit.translate.metrics import quality
 from rnnkit.translate.model import Memory, Seq2Seq, Seq2SeqConfig
 from rnnkit.translate.search import beam_search, greedy, length_caps
 from rnnkit.translate.task import TranslateTrainConfig
-from rnnkit.translate.vocab import EOS, PAD
+from rnnkit.core.pieces import EOS, PAD
 
 V = 12  # 4 specials + 8 words per language
 NO_TARGET = np.zeros(0, dtype=np.int64)

@@ -4,7 +4,7 @@ import random
 import pytest
 
 from rnnkit.core.errors import RnnkitError
-from rnnkit.translate.tokenize import (
+from rnnkit.core.tokenize import (
     CharTokenizer,
     TokenizerConfig,
     WordTokenizer,

@@ -13,7 +13,7 @@ from rnnkit.core import checkpoint
 from rnnkit.core.errors import RnnkitError
 from rnnkit.translate.pairs import group_key, read_split
 from rnnkit.translate.search import length_caps
-from rnnkit.translate.vocab import SPECIALS
+from rnnkit.core.pieces import SPECIALS
 
 LETTERS = "abcdefghij"
 

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from rnnkit.core.errors import RnnkitError
-from rnnkit.translate.vocab import BOS, EOS, PAD, UNK, Vocabulary
+from rnnkit.core.pieces import BOS, EOS, PAD, UNK, Vocabulary
 
 TRAIN = [["b", "a", "c"], ["a", "b", "a"], ["d", "a"], ["b"]]  # a:4 b:3 c:1 d:1
 

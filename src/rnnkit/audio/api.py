@@ -20,10 +20,10 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..core import checkpoint, distributed, rundir, subsample, trainer
+from ..core import checkpoint, confusion, distributed, rundir, subsample, trainer
 from ..core.config import from_dict
 from ..core.errors import RnnkitError
-from ..core.fileio import read_json, save_figure, write_json
+from ..core.fileio import read_json, write_json
 from ..core.rundir import LAST
 from ..core.trainer import Event, fit, resolve_device
 from .clips import Clip, find_clips, read_clips, split_clips
@@ -89,14 +89,6 @@ def _prepare(config: AudioConfig, out: Path, resume: bool) -> tuple[list[Clip], 
     return clips, [], []
 
 
-def keep_fraction(parts: list[str], fraction: float, seed: int) -> list[str]:
-    """``--data-fraction``: a seeded share of the training clips stays ``train``, the rest become
-    ``unused`` (recorded in the run's split file); validation and test clips are unchanged."""
-    train_at = [i for i, p in enumerate(parts) if p == "train"]
-    chosen = {train_at[j] for j in subsample.subset(len(train_at), fraction, seed)}
-    return ["unused" if p == "train" and i not in chosen else p for i, p in enumerate(parts)]
-
-
 def train(config: AudioConfig, out: str | Path, *, resume: bool = False, overwrite: bool = False,
           on_event: Callable[[Event], None] | None = None, stop_after: int | None = None) -> TrainResult:
     """Train a CRNN on a folder of WAV files as ``config`` says, writing the run to ``out``."""
@@ -110,7 +102,7 @@ def train(config: AudioConfig, out: str | Path, *, resume: bool = False, overwri
     split_seed = config.train.seed if config.data.split_seed is None else config.data.split_seed
     if not resume:
         skipped = newly_skipped
-        parts = keep_fraction(split_clips(config.data, kept, split_seed), config.train.data_fraction,
+        parts = subsample.keep_fraction(split_clips(config.data, kept, split_seed), config.train.data_fraction,
                               config.train.seed)
         clips = kept
     elif len(kept) != len(clips):
@@ -211,34 +203,14 @@ def evaluate(clf: Classifier, split: str, run_dir: str | Path) -> Evaluation:
     probs = probabilities(clf, waves)
     pred = probs.argmax(1)
     n = len(clf.labels)
-    confusion = np.zeros((n, n), dtype=int)
-    np.add.at(confusion, (y, pred), 1)
-    per_class = {clf.labels[i]: float(confusion[i, i] / confusion[i].sum()) for i in range(n) if confusion[i].sum()}
+    m = confusion.matrix(y, pred, n)
+    per_class = {clf.labels[i]: float(m[i, i] / m[i].sum()) for i in range(n) if m[i].sum()}
     loss = float(-np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, None)).mean())
-    return Evaluation(split, float((pred == y).mean()), loss, per_class, confusion.tolist(), clf.labels, len(y))
+    return Evaluation(split, float((pred == y).mean()), loss, per_class, m.tolist(), clf.labels, len(y))
 
 
 def plot_confusion(ev: Evaluation, path: str | Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    m = np.array(ev.confusion)
-    fig, ax = plt.subplots(figsize=(1 + 0.5 * len(ev.labels), 1 + 0.5 * len(ev.labels)))
-    ax.imshow(m, cmap="Blues")
-    for i in range(len(m)):
-        for j in range(len(m)):
-            if m[i, j]:
-                ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=8,
-                        color="white" if m[i, j] > m.max() / 2 else "black")
-    ax.set_xticks(range(len(ev.labels)), ev.labels)
-    ax.set_yticks(range(len(ev.labels)), ev.labels)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(f"{ev.split}: accuracy {ev.accuracy:.1%} ({ev.clips} clips)")
-    fig.tight_layout()
-    save_figure(fig, path)
+    confusion.plot(np.array(ev.confusion), ev.labels, f"{ev.split}: accuracy {ev.accuracy:.1%} ({ev.clips} clips)", path)
 
 
 def report_view(clf: Classifier, run_dir: str | Path):

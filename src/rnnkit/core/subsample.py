@@ -31,3 +31,11 @@ def block(n: int, fraction: float, seed: int, minimum: int = 1) -> tuple[int, in
         return 0, n
     start = int(np.random.default_rng([seed, 10]).integers(n - size + 1))
     return start, start + size
+
+
+def keep_fraction(parts: list[str], fraction: float, seed: int) -> list[str]:
+    """``--data-fraction`` over a list of parts: a seeded share of the ``train`` items stays ``train``,
+    the rest become ``unused`` (recorded in the run's split file); validation and test are unchanged."""
+    train_at = [i for i, p in enumerate(parts) if p == "train"]
+    chosen = {train_at[j] for j in subset(len(train_at), fraction, seed)}
+    return ["unused" if p == "train" and i not in chosen else p for i, p in enumerate(parts)]

@@ -34,7 +34,7 @@ from .codec import SIDES, Codec
 from .metrics import quality
 from .model import Seq2Seq
 from .search import beam_search, greedy, length_caps
-from .tokenize import JOINER
+from ..core.tokenize import JOINER
 from .task import (KIND, SearchConfig, TranslateConfig, TranslationTask, config_from_meta, encode_pairs, score_pairs,
                    training_pairs)
 

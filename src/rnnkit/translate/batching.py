@@ -20,7 +20,7 @@ import torch
 
 from ..core.distributed import shard_indices
 from ..core.trainer import to_device
-from .vocab import BOS, EOS, PAD
+from ..core.pieces import BOS, EOS, PAD
 
 POOL = 50  # batches per sorting pool
 

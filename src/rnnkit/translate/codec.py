@@ -13,8 +13,8 @@ import numpy as np
 import torch
 
 from ..core.errors import RnnkitError
-from .tokenize import Tokenizer, TokenizerConfig, tokenizer_from_state, tokenizer_state, train_tokenizer
-from .vocab import Vocabulary
+from ..core.tokenize import Tokenizer, TokenizerConfig, tokenizer_from_state, tokenizer_state, train_tokenizer
+from ..core.pieces import Vocabulary
 
 SIDES = ("source", "target")
 

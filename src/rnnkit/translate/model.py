@@ -33,7 +33,7 @@ from ..core.config import check_choices, option, require
 from ..nn.attention import Attention
 from ..nn.cells import State
 from ..nn.recurrent import RecurrentStack, fused, reorder, step
-from .vocab import BOS, PAD
+from ..core.pieces import BOS, PAD
 
 
 @dataclass

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from .model import Seq2Seq
-from .vocab import EOS
+from ..core.pieces import EOS
 
 
 @dataclass

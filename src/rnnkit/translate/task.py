@@ -25,8 +25,8 @@ from .batching import Batch, PairBatches, make_batch, sorted_batches
 from .codec import Codec
 from .model import Seq2Seq, Seq2SeqConfig
 from .pairs import Pair, PairsConfig
-from .tokenize import TokenizerConfig
-from .vocab import PAD
+from ..core.tokenize import TokenizerConfig
+from ..core.pieces import PAD
 
 KIND = "translation"
 SCHEDULES = ("constant", "linear", "exponential", "inverse-sigmoid")

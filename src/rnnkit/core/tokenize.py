@@ -1,4 +1,4 @@
-"""Tokenizers for translation: one sentence to a list of string pieces, and back.
+"""Tokenizers of text units (translation, sequence classification): one sentence to a list of string pieces, and back.
 
 Translation output is scored as text (BLEU), so every tokenizer must turn its own pieces back
 into the exact sentence: ``decode(encode(s)) == " ".join(s.split())`` (runs of whitespace are
@@ -20,8 +20,8 @@ from typing import Protocol
 
 import sentencepiece as spm
 
-from ..core.config import check_choices, option, require
-from ..core.errors import RnnkitError
+from .config import check_choices, option, require
+from .errors import RnnkitError
 
 JOINER = "￭"
 # A word keeps inner apostrophes (don't, l'homme); every other non-space character is one token.

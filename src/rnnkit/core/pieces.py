@@ -1,4 +1,4 @@
-"""The vocabulary of one language for translation: string pieces <-> integer ids.
+"""A vocabulary of string pieces <-> integer ids (translation, one per language; sequence classification).
 
 The four specials come first with fixed ids (``<pad>`` 0, ``<unk>`` 1, ``<bos>`` 2, ``<eos>``
 3) so batching and decoding code can use the constants below. The other pieces are counted on
@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from ..core.errors import RnnkitError
+from .errors import RnnkitError
 
 SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
 PAD, UNK, BOS, EOS = range(len(SPECIALS))

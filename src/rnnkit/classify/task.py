@@ -1,0 +1,147 @@
+"""The sequence classification task for the shared training loop: configuration, batches, loss.
+
+Training batches are drawn in a seeded order; within a window of 50 batches the examples are
+sorted by length, so a batch pads little, and the batches are shuffled again (the order depends
+on ``(seed, epoch)`` alone). Validation scores the whole validation part, unaugmented.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from ..core import distributed
+from ..core.config import option
+from ..core.trainer import TrainConfig, to_device
+from .examples import DataConfig
+from .model import ClassifierConfig, SequenceClassifier
+from .units import UnitsConfig
+
+KIND = "sequence-classifier"
+WINDOW = 50  # batches sorted by length together
+
+
+@dataclass
+class ClassifyTrainConfig(TrainConfig):
+    batch_size: int = option(32, "sequences per batch")
+    max_time: float | None = option(300.0, "stop after this many seconds of training (wall clock)")
+    lr: float = option(2e-3, "peak learning rate")
+    weight_decay: float = option(1e-2, "weight decay (decoupled for adamw)")
+    eval_every: int = option(100, "validate (and checkpoint) every this many steps; also at the end")
+    class_weight: str = option("none", "none, or balanced: weigh each class's loss by the inverse of its share "
+                                       "of the training examples (imbalanced data)", ("none", "balanced"))
+    label_smoothing: float = option(0.0, "spread this much of each target's probability over the classes")
+
+
+@dataclass
+class PredictConfig:
+    """Defaults of ``rnnkit predict``."""
+
+    top_k: int = option(1, "how many labels per input, most likely first")
+    batch_size: int = option(256, "sequences classified side by side")
+
+
+@dataclass
+class ClassifyConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    units: UnitsConfig = field(default_factory=UnitsConfig)
+    model: ClassifierConfig = field(default_factory=ClassifierConfig)
+    train: ClassifyTrainConfig = field(default_factory=ClassifyTrainConfig)
+    predict: PredictConfig = field(default_factory=PredictConfig)
+
+
+def pad(inputs: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Encoded sequences -> ``(B, S)`` ids or ``(B, S, C)`` frames, zero-padded, and lengths ``(B,)``."""
+    lengths = torch.tensor([len(x) for x in inputs])
+    first = inputs[0]
+    out = torch.zeros((len(inputs), int(lengths.max()), *first.shape[1:]), dtype=torch.from_numpy(first).dtype)
+    for i, x in enumerate(inputs):
+        out[i, :len(x)] = torch.from_numpy(x)
+    return out, lengths
+
+
+def class_weights(labels: np.ndarray, classes: int, how: str) -> torch.Tensor | None:
+    """``balanced``: ``n / (classes * count_c)`` per class (scikit-learn's rule); None for ``none``."""
+    if how == "none":
+        return None
+    counts = np.bincount(labels, minlength=classes).astype(np.float64)
+    return torch.tensor(len(labels) / (classes * np.maximum(counts, 1)), dtype=torch.float32)
+
+
+class ClassifyTask:
+    """Length-bucketed, seeded training batches; validation cross-entropy on the validation part."""
+
+    def __init__(self, model: SequenceClassifier, inputs: list[np.ndarray], labels: np.ndarray,
+                 val: tuple[list[np.ndarray], np.ndarray], cfg: Any, meta: dict, tensors: dict[str, torch.Tensor],
+                 device: torch.device):
+        self.model, self.cfg, self.meta, self.tensors, self.device = model, cfg, meta, tensors, device
+        self.inputs, self.labels = inputs, torch.as_tensor(labels)
+        self.lengths = np.array([len(x) for x in inputs])
+        self.val_inputs, self.val_labels = val
+        weights = class_weights(labels, model.n_classes, cfg.train.class_weight)
+        self.weights = None if weights is None else weights.to(device)
+        self.rank, self.world = 0, 1
+        self.progress = 0.0
+
+    def shard(self, rank: int, world: int) -> None:
+        """Data-parallel: this rank's rows of every batch, and every ``world``-th validation example."""
+        self.rank, self.world = rank, world
+
+    def steps_per_epoch(self) -> int:
+        return -(-len(self.inputs) // self.cfg.train.batch_size)
+
+    def epoch_batches(self, epoch: int) -> list[np.ndarray]:
+        """The epoch's batches of example indices: shuffled, sorted by length within windows, shuffled."""
+        rng = np.random.default_rng(self.cfg.train.seed * 1_000_003 + epoch)
+        order, bs = rng.permutation(len(self.inputs)), self.cfg.train.batch_size
+        span = bs * WINDOW
+        for w in range(0, len(order), span):
+            chunk = order[w:w + span]
+            order[w:w + span] = chunk[np.argsort(self.lengths[chunk], kind="stable")]
+        batches = [order[i:i + bs] for i in range(0, len(order), bs)]
+        return [batches[i] for i in rng.permutation(len(batches))]
+
+    def batches(self, epoch: int, start: int) -> Iterator[Any]:
+        batches = self.epoch_batches(epoch)
+        fill = np.concatenate(batches)
+        for idx in batches[start:]:
+            if self.world > 1:
+                idx = distributed.shard_indices(idx, self.rank, self.world, fill=fill)
+            yield idx
+
+    def loss(self, batch: Any, carry: Any):
+        x, lengths = pad([self.inputs[i] for i in batch])
+        y = self.labels[batch].to(self.device)
+        logits = self.model(to_device(x, self.device), lengths)
+        loss = F.cross_entropy(logits.float(), y, weight=self.weights, label_smoothing=self.cfg.train.label_smoothing)
+        return loss, None, len(batch)
+
+    def validate(self) -> tuple[float, int]:
+        inputs, labels = self.val_inputs[self.rank::self.world], self.val_labels[self.rank::self.world]
+        if not len(labels):  # more processes than validation examples
+            return 0.0, 0
+        logits = predict_logits(self.model, inputs, self.device)
+        return float(F.cross_entropy(logits, torch.as_tensor(labels))), len(labels)
+
+    def checkpoint_meta(self) -> dict:
+        return self.meta
+
+    def checkpoint_tensors(self) -> dict[str, torch.Tensor]:
+        return self.tensors
+
+
+def predict_logits(model: SequenceClassifier, inputs: list[np.ndarray], device: torch.device,
+                   batch: int = 256) -> torch.Tensor:
+    """Logits ``(N, classes)`` of encoded sequences, in length-sorted batches (less padding)."""
+    order = np.argsort([-len(x) for x in inputs], kind="stable")
+    out = torch.empty(len(inputs), model.n_classes)
+    with torch.no_grad():
+        for i in range(0, len(order), batch):
+            j = order[i:i + batch]
+            x, lengths = pad([inputs[k] for k in j])
+            out[torch.from_numpy(j)] = model(x.to(device), lengths).float().cpu()
+    return out
