@@ -20,7 +20,8 @@ from test_readme import alice_in_cache, example_commands, pairs_slice, run_comma
 DOCS = ROOT / "docs"
 PAGES = sorted(p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md") if "_build" not in p.parts)
 RUNNABLE = [p for p in PAGES if example_commands((DOCS / p).read_text(encoding="utf-8"))]
-TUTORIALS = ["tutorials/language-modeling", "tutorials/translation", "tutorials/forecasting", "tutorials/audio"]
+TUTORIALS = ["tutorials/language-modeling", "tutorials/translation", "tutorials/forecasting", "tutorials/audio",
+             "tutorials/classification"]
 
 # Every benchmark command the README quoted before the docs site took its measurements (0.2.0):
 # each must still be on a docs page, beside its table.

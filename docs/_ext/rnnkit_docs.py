@@ -46,6 +46,10 @@ def parser_audio():
     return _complete(build_parser("audio"))
 
 
+def parser_classify():
+    return _complete(build_parser("classify"))
+
+
 def _type_name(tp) -> str:
     args = [a for a in typing.get_args(tp) if a is not type(None)]
     if args and len(args) < len(typing.get_args(tp)):

@@ -27,6 +27,7 @@ from ..core.rundir import LAST
 from ..core.trainer import Event, fit, resolve_device
 from . import data as rundata
 from . import model as seqmodel
+from . import transfer
 from .examples import Examples, read_examples
 from .model import SequenceClassifier
 from .task import KIND, ClassifyConfig, ClassifyTask, predict_logits
@@ -39,6 +40,7 @@ TOKENIZER = "tokenizer/model"  # the SentencePiece model's bytes (a uint8 tensor
 class TrainResult(trainer.TrainResult):
     examples: dict[str, int] = dataclasses.field(default_factory=dict)  # examples per part
     kind: str = "text"
+    transferred: int | None = None  # --encoder-from: units whose embedding came from the language model
 
 
 @dataclass
@@ -119,6 +121,9 @@ def train(config: ClassifyConfig, out: str | Path, *, resume: bool = False, over
     distributed.main_first(write_run)
     torch.manual_seed(config.train.seed)
     model = build_model(config, examples.kind, encoder, len(labels))
+    transferred = None
+    if config.model.encoder_from and not resume:  # a resumed run reads every weight from its checkpoint
+        transferred = start_encoder(model, encoder, config.model.encoder_from)
     state, tensors = encoder_state(encoder)
     meta = {"kind": KIND, "config": dataclasses.asdict(config), "labels": labels, "input": examples.kind,
             "channels": examples.channels, **state}
@@ -129,7 +134,15 @@ def train(config: ClassifyConfig, out: str | Path, *, resume: bool = False, over
     st = result.state
     counts = {p: int((part == p).sum()) for p in ("train", "val", "test")}
     return TrainResult(out, st.step, st.epoch, st.best_val, st.stopped, st.clipped, st.elapsed, st.tokens, counts,
-                       examples.kind)
+                       examples.kind, transferred)
+
+
+def start_encoder(model: SequenceClassifier, encoder: TextEncoder | Scaler, lm_run: str) -> int:
+    """``--encoder-from``: the language model's weights in ``model``; how many units got an embedding."""
+    if not isinstance(encoder, TextEncoder) or encoder.cfg.level == "subword":
+        raise RnnkitError("--encoder-from needs a text classifier of words or characters (--level word or char), "
+                          "the units of rnnkit's language models")
+    return transfer.start_from(model, encoder.vocab.pieces, encoder.cfg.level, lm_run)
 
 
 def build_model(config: ClassifyConfig, kind: str, encoder: TextEncoder | Scaler, classes: int) -> SequenceClassifier:

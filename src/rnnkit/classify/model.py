@@ -37,6 +37,8 @@ class ClassifierConfig:
     pooling: str = option("max", "summary of the outputs: last (final states), mean, max or attention",
                           ("last", "mean", "max", "attention"))
     dropout: float = option(0.3, "dropout on the embeddings/front end, between layers and before the head")
+    encoder_from: str = option("", "text: start the embedding and the recurrent layers (forward direction) from "
+                                   "this trained rnnkit language model run (same cell and sizes)")
 
     def __post_init__(self) -> None:
         check_choices(self)
