@@ -1,4 +1,4 @@
-"""Tiny translation, forecasting and audio runs for the data-parallel tests: their data files
+"""Tiny translation, forecasting, audio and sequence classification runs for the data-parallel tests: their data files
 (written once by the test into a folder) and configurations without randomness that depends on
 the number of processes (no dropout, no augmentation, teacher forcing only)."""
 
@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit.audio.task import AudioConfig
+from rnnkit.classify.task import ClassifyConfig
 from rnnkit.core.config import from_dict
 from rnnkit.forecast.task import ForecastConfig
 from rnnkit.translate.task import TranslateConfig
@@ -35,6 +36,9 @@ def make_data(tmp: Path) -> None:
             n = int(8000 * gen.uniform(0.2, 0.4))
             wave = 0.3 * np.sin(2 * np.pi * f * np.arange(n) / 8000) + gen.normal(0, 0.01, n)
             sf.write(clips / f"{label}_{'abc'[i % 3]}_{i}.wav", wave.astype(np.float32), 8000, subtype="PCM_16")
+    texts = ["label,text"] + [f"{'ab'[i % 2]},{' '.join(rng.sample('cdefgh', rng.randint(2, 5)))} {'xy'[i % 2]}"
+                              for i in range(100)]
+    (tmp / "texts.csv").write_text("\n".join(texts) + "\n", encoding="utf-8")
 
 
 def translate(tmp: Path) -> TranslateConfig:
@@ -57,3 +61,11 @@ def audio(tmp: Path) -> AudioConfig:
         "data": {"data": str(tmp / "clips"), "label_pattern": r"^([a-z]+)_", "group_pattern": r"^[a-z]+_([a-z]+)_"},
         "augment": {"augment": False}, "model": {"channels": 4, "hidden_size": 8, "dropout": 0.0},
         "train": {"max_time": None, "steps": 4, "eval_every": 2, "log_every": 1, "batch_size": 8, "precision": "fp32"}})
+
+
+def classify(tmp: Path) -> ClassifyConfig:
+    """100 texts split 80/10/10: 5 full batches of 16 training texts an epoch."""
+    return from_dict(ClassifyConfig, {
+        "data": {"data": str(tmp / "texts.csv")}, "units": {"min_freq": 1},
+        "model": {"hidden_size": 8, "embedding_size": 8, "dropout": 0.0},
+        "train": {"max_time": None, "steps": 5, "eval_every": 3, "log_every": 1, "batch_size": 16, "precision": "fp32"}})
