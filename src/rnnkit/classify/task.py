@@ -15,7 +15,7 @@ import torch
 from torch.nn import functional as F
 
 from ..core import distributed
-from ..core.config import option
+from ..core.config import option, require
 from ..core.trainer import TrainConfig, to_device
 from .examples import DataConfig
 from .model import ClassifierConfig, SequenceClassifier
@@ -43,6 +43,10 @@ class PredictConfig:
 
     top_k: int = option(1, "how many labels per input, most likely first")
     batch_size: int = option(256, "sequences classified side by side")
+
+    def __post_init__(self) -> None:
+        for name in ("top_k", "batch_size"):
+            require(getattr(self, name) >= 1, name, f"must be 1 or more, got {getattr(self, name)}")
 
 
 @dataclass
