@@ -11,7 +11,10 @@ from rnnkit.forecast import api as forecast_api
 
 
 def test_every_task_package_has_the_same_verbs():
-    for package, use in ((text, "sample"), (translate, "translate"), (forecast, "forecast"), (audio, "classify")):
+    from rnnkit import classify
+
+    for package, use in ((text, "sample"), (translate, "translate"), (forecast, "forecast"), (audio, "classify"),
+                         (classify, "predict")):
         for verb in ("train", "load", "evaluate", use):
             assert callable(getattr(package, verb)), f"{package.__name__}.{verb}"
         assert set(package.__all__) <= set(dir(package))

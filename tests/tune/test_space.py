@@ -101,3 +101,9 @@ def test_best_toml_round_trips_a_configuration():
     assert from_dict(LM.config, tomllib.loads(text)).rnn.cell == "gru"
     with pytest.raises(RnnkitError, match="TOML cannot hold"):
         to_toml({"train": {"steps": None}})
+
+
+def test_every_task_has_validation_metrics_to_tune_on():
+    from rnnkit.tune.study import METRICS
+
+    assert set(METRICS) == set(tasks.TASKS)

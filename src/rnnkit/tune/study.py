@@ -47,6 +47,7 @@ METRICS = {
     "translate": {"bleu": "maximize", "chrf": "maximize", "loss": "minimize", "accuracy": "maximize"},
     "forecast": {"mase": "minimize", "smape": "minimize", "mae": "minimize", "rmse": "minimize"},
     "audio": {"accuracy": "maximize", "loss": "minimize"},
+    "classify": {"accuracy": "maximize", "macro_f1": "maximize", "loss": "minimize"},
 }
 VAL_LOSS = "val_loss"
 
