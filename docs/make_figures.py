@@ -29,6 +29,7 @@ MAX_BYTES = 200_000
 
 # seconds of training per run at --scale 1: short beside the benchmarks, long enough to show learning
 BUDGETS = {"lm": 90, "compare": 12, "translate": 150, "audio": 90, "curve": 8}
+CLASSIFY_STEPS = 5000  # at --scale 1: a step budget, so the figure does not depend on the machine's load
 
 
 def rnnkit(*args: str, cwd: Path) -> str:
@@ -117,6 +118,17 @@ def audio(work: Path, scale: float, made: dict) -> None:
     made["audio-loss.png"] = made["audio-confusion.png"] = "rnnkit " + shlex.join(cmd)
 
 
+def classification(work: Path, scale: float, made: dict) -> None:
+    cmd = ["train", "--task", "classify", "--data", str(DATA / "trec" / "TREC.train.all"), "--test",
+           str(DATA / "trec" / "TREC.test.all"), "--format", "label-first", "--encoding", "latin-1", "--out", "trec",
+           "--steps", str(max(10, round(CLASSIFY_STEPS * scale))), "--max-time", "3600"]
+    rnnkit(*cmd, cwd=work)
+    loss_plot(work / "trec", "classify-loss.png")
+    rnnkit("evaluate", "trec", "--split", "test", "--plot", "confusion.png", cwd=work)
+    keep(work / "confusion.png", "classify-confusion.png")
+    made["classify-loss.png"] = made["classify-confusion.png"] = "rnnkit " + shlex.join(cmd)
+
+
 def diagnosis(work: Path, scale: float, made: dict) -> None:
     curve = ["learning-curve", "--data", str(DATA / "alice.txt"), "--text-clean", "seed", "--cell", "gru", "--layers", "1",
              "--hidden-size", "64", "--mix-order", "0", "--max-time", secs("curve", scale), "--fractions", "0.25", "0.5", "1",
@@ -135,8 +147,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scale", type=float, default=1.0, help="multiply every training budget (default 1)")
     p.add_argument("--work", type=Path, default=Path("runs/docs-figures"), help="folder for the runs")
-    p.add_argument("--only", nargs="+", choices=["lm", "translate", "forecast", "audio", "diagnose"],
-                   default=["lm", "translate", "forecast", "audio", "diagnose"])
+    p.add_argument("--only", nargs="+", choices=["lm", "translate", "forecast", "audio", "classify", "diagnose"],
+                   default=["lm", "translate", "forecast", "audio", "classify", "diagnose"])
     args = p.parse_args()
     if not DATA.is_dir():
         sys.exit(f"{DATA} is absent: the figures are made from the shared data sets beside the checkout")
@@ -150,7 +162,7 @@ def main() -> None:
     started = time.time()
     steps = {"lm": lambda m: language_model(work, args.scale, m), "translate": lambda m: translation(work, args.scale, m),
              "forecast": lambda m: forecasting(work, m), "audio": lambda m: audio(work, args.scale, m),
-             "diagnose": lambda m: diagnosis(work, args.scale, m)}
+             "classify": lambda m: classification(work, args.scale, m), "diagnose": lambda m: diagnosis(work, args.scale, m)}
     for name in args.only:
         new: dict[str, str] = {}
         steps[name](new)
