@@ -59,7 +59,7 @@ def make_config(data: dict, overrides: dict, max_time: float | None) -> Classify
     tree = merge({"data": data}, overrides)
     cfg = from_dict(ClassifyConfig, tree)
     if max_time is None:  # the default budget of the data's kind
-        kind = rundata.read_files(cfg.data)[0][0].kind
+        kind = rundata.read_files(cfg.data)[0].kind
         cfg.train.max_time = overrides.get("train", {}).get("max_time", BUDGET[kind])
     else:
         cfg.train.max_time = max_time
@@ -75,14 +75,6 @@ def describe(cfg: ClassifyConfig, kind: str) -> str:
 def train_part(cfg: ClassifyConfig, run: Path) -> tuple[api.TrainResult, api.Classifier]:
     res = api.train(cfg, run, overwrite=True)
     return res, api.load(run)
-
-
-def part_examples(run: Path, cfg: ClassifyConfig, part: str, labels: list[str]) -> tuple[list, np.ndarray]:
-    """The inputs of one part of a run and their label indices, as the run split them."""
-    saved = rundata.reread(run, cfg.data)
-    index = {name: i for i, name in enumerate(labels)}
-    chosen = [i for i, p in enumerate(saved.parts) if p == part]
-    return [saved.examples.inputs[i] for i in chosen], np.array([index[saved.examples.labels[i]] for i in chosen])
 
 
 def nbsvm_predict(train: list[str], y: np.ndarray, test: list[str], classes: int) -> np.ndarray:
@@ -132,8 +124,9 @@ def part_test(name: str, cfg: ClassifyConfig, out: Path) -> list[str]:
     print(f"{name}: {res.steps} steps, {res.epochs} epochs, {res.elapsed:.0f} s, stopped: {res.stopped}, "
           f"examples {res.examples}", file=sys.stderr, flush=True)
     rows = [f"| {name} | {describe(cfg, clf.kind)} | {ev.accuracy:.2%} | {ev.macro_f1:.4f} | {res.elapsed:.0f} |"]
-    train, y = part_examples(run, cfg, "train", clf.labels)
-    test, yt = part_examples(run, cfg, "test", clf.labels)
+    saved = rundata.reread(run, cfg.data)
+    (train, y), (test, yt) = (api.pick(clf, saved, part) for part in ("train", "test"))
+    train, test = train.inputs, test.inputs
     for ref, pred, seconds in references(clf.kind, train, y, test, len(clf.labels)):
         rows.append(row(name, ref, yt, pred, seconds))
     return rows
@@ -155,7 +148,7 @@ def variants(kind: str, grid: dict[str, list]) -> list[tuple[str, dict]]:
 
 def part_choose(name: str, cfg: ClassifyConfig, out: Path, grid: dict[str, list]) -> list[str]:
     """Each variant trained at the same budget, scored on the validation part (the test part is never read)."""
-    kind = rundata.read_files(cfg.data)[0][0].kind
+    kind = rundata.read_files(cfg.data)[0].kind
     rows = []
     for label, change in variants(kind, grid):
         tree = merge(dataclasses.asdict(cfg), change)
@@ -170,7 +163,8 @@ def part_choose(name: str, cfg: ClassifyConfig, out: Path, grid: dict[str, list]
 def speed_task(cfg: ClassifyConfig) -> tuple[ClassifyTask, int, int]:
     """A classification task on the training part of ``cfg``'s data (encoded once), its vocabulary
     size and number of classes; validation is 64 examples (only run after the timed steps)."""
-    examples, parts, _ = rundata.prepare(cfg.data, cfg.train.seed)
+    new = rundata.prepare(cfg.data, cfg.train.seed)
+    examples, parts = new.examples, new.parts
     labels = rundata.check(examples, parts)
     part = np.array(parts)
     idx = np.flatnonzero(part == "train")

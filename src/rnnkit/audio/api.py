@@ -174,13 +174,9 @@ def wav_paths(items: list[str | Path]) -> list[Path]:
 
 def classify(clf: Classifier, files: list[str | Path], top_k: int | None = None) -> list[list[tuple[str, float]]]:
     """The ``top_k`` most likely labels of each file with their probabilities."""
-    k = min(top_k or clf.config.classify.top_k, len(clf.labels))
-    if k < 1:
-        raise RnnkitError(f"--top-k must be at least 1, got {k}")
+    k = confusion.check_top_k(top_k or clf.config.classify.top_k, len(clf.labels))
     waves = [read_wav(f, clf.config.features.sample_rate) for f in files]
-    probs = probabilities(clf, waves)
-    best = np.argsort(-probs, axis=1)[:, :k]
-    return [[(clf.labels[j], float(probs[i, j])) for j in row] for i, row in enumerate(best)]
+    return confusion.top_labels(probabilities(clf, waves), clf.labels, k)
 
 
 def split_waves(clf: Classifier, split: str, run_dir: str | Path) -> tuple[list[np.ndarray], np.ndarray]:
@@ -205,7 +201,7 @@ def evaluate(clf: Classifier, split: str, run_dir: str | Path) -> Evaluation:
     n = len(clf.labels)
     m = confusion.matrix(y, pred, n)
     per_class = {clf.labels[i]: float(m[i, i] / m[i].sum()) for i in range(n) if m[i].sum()}
-    loss = float(-np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, None)).mean())
+    loss = confusion.log_loss(probs, y)
     return Evaluation(split, float((pred == y).mean()), loss, per_class, m.tolist(), clf.labels, len(y))
 
 

@@ -22,7 +22,7 @@ import torch
 from ..core import checkpoint, confusion, distributed, rundir, subsample, trainer
 from ..core.config import from_dict
 from ..core.errors import RnnkitError
-from ..core.fileio import read_json, write_json
+from ..core.fileio import write_json
 from ..core.rundir import LAST
 from ..core.trainer import Event, fit, resolve_device
 from . import data as rundata
@@ -84,12 +84,12 @@ def encoder_state(encoder: TextEncoder | Scaler) -> tuple[dict, dict[str, torch.
     return {"units": info}, ({TOKENIZER: torch.frombuffer(bytearray(blob), dtype=torch.uint8)} if blob else {})
 
 
-def _parts(config: ClassifyConfig, out: Path, resume: bool, seed: int) -> tuple[Examples, list[str], dict]:
+def _parts(config: ClassifyConfig, out: Path, resume: bool, seed: int) -> rundata.Parts:
     if resume:
-        saved = rundata.reread(out, config.data)
-        return saved.examples, saved.parts, read_json(out / rundata.SPLIT_FILE)["sha256"]
-    examples, parts, sums = rundata.prepare(config.data, seed)
-    return examples, subsample.keep_fraction(parts, config.train.data_fraction, config.train.seed), sums
+        return rundata.reread(out, config.data)
+    new = rundata.prepare(config.data, seed)
+    return dataclasses.replace(new, parts=subsample.keep_fraction(new.parts, config.train.data_fraction,
+                                                                   config.train.seed))
 
 
 def train(config: ClassifyConfig, out: str | Path, *, resume: bool = False, overwrite: bool = False,
@@ -100,7 +100,8 @@ def train(config: ClassifyConfig, out: str | Path, *, resume: bool = False, over
     device = distributed.setup(config.train, distributed.identity(config, out, resume))
     distributed.main_first(lambda: rundir.check_target(out, resume, overwrite))
     split_seed = config.train.seed if config.data.split_seed is None else config.data.split_seed
-    examples, parts, sums = _parts(config, out, resume, split_seed)
+    run_parts = _parts(config, out, resume, split_seed)
+    examples, parts = run_parts.examples, run_parts.parts
     labels = rundata.check(examples, parts)
     index = {name: i for i, name in enumerate(labels)}
     part = np.array(parts)
@@ -115,7 +116,7 @@ def train(config: ClassifyConfig, out: str | Path, *, resume: bool = False, over
         if not resume:
             with rundir.preparing(out) as tmp:
                 write_json(tmp / rundata.SPLIT_FILE, {"labels": labels, "seed": split_seed, "kind": examples.kind,
-                                                      "sha256": sums, "parts": parts, "ids": examples.ids})
+                                                      "sha256": run_parts.sha256, "parts": parts, "ids": examples.ids})
         write_json(out / rundir.CONFIG_FILE, dataclasses.asdict(config))
 
     distributed.main_first(write_run)
@@ -181,12 +182,9 @@ def probabilities(clf: Classifier, inputs: list) -> np.ndarray:
 
 def predict(clf: Classifier, inputs: list | Examples, top_k: int | None = None) -> list[list[tuple[str, float]]]:
     """The ``top_k`` most likely labels of each input with their probabilities."""
-    k = min(top_k or clf.config.predict.top_k, len(clf.labels))
-    if k < 1:
-        raise RnnkitError(f"--top-k must be at least 1, got {k}")
+    k = confusion.check_top_k(top_k or clf.config.predict.top_k, len(clf.labels))
     probs = probabilities(clf, inputs.inputs if isinstance(inputs, Examples) else inputs)
-    best = np.argsort(-probs, axis=1, kind="stable")[:, :k]
-    return [[(clf.labels[j], float(probs[i, j])) for j in row] for i, row in enumerate(best)]
+    return confusion.top_labels(probs, clf.labels, k)
 
 
 def read_input(clf: Classifier, path: str | Path) -> Examples:
@@ -199,7 +197,11 @@ def read_input(clf: Classifier, path: str | Path) -> Examples:
 
 def split_examples(clf: Classifier, split: str, run_dir: str | Path) -> tuple[Examples, np.ndarray]:
     """The examples of a split of the run (read again from its files) and their label indices ``(N,)``."""
-    saved = rundata.reread(Path(run_dir), clf.config.data)
+    return pick(clf, rundata.reread(Path(run_dir), clf.config.data), split)
+
+
+def pick(clf: Classifier, saved: rundata.Parts, split: str) -> tuple[Examples, np.ndarray]:
+    """The examples of one part of a run's examples (read once by ``rundata.reread``) and their label indices."""
     chosen = [i for i, p in enumerate(saved.parts) if p == split]
     if not chosen:
         raise RnnkitError(f"the run has no {split} examples")
@@ -213,7 +215,7 @@ def split_examples(clf: Classifier, split: str, run_dir: str | Path) -> tuple[Ex
 def score(clf: Classifier, split: str, probs: np.ndarray, y: np.ndarray) -> Evaluation:
     m = confusion.matrix(y, probs.argmax(1), len(clf.labels))
     per_class = confusion.per_class_scores(m, clf.labels)
-    loss = float(-np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, None)).mean())
+    loss = confusion.log_loss(probs, y)
     macro = float(np.mean([s["f1"] for s in per_class.values()]))
     return Evaluation(split, float(np.trace(m) / len(y)), macro, loss, per_class, m.tolist(), clf.labels, len(y))
 
@@ -248,19 +250,19 @@ def report_view(clf: Classifier, run_dir: str | Path):
     matrix and the most confident test errors (see ``rnnkit.report.sections.TaskReport``)."""
     from ..report.sections import Section, TaskReport, drawn_image, key_values, unavailable
 
-    saved = read_json(Path(run_dir) / rundata.SPLIT_FILE)
     parts = ("train", "val", "test")
     rows = [["label", *parts]]
     try:
-        labels = rundata.reread(Path(run_dir), clf.config.data).examples.labels
+        saved = rundata.reread(Path(run_dir), clf.config.data)
     except RnnkitError as e:
         return TaskReport(unavailable("Data split", str(e)), unavailable("Test metrics", str(e)), [])
+    labels = saved.examples.labels
     for label in clf.labels + ["all"]:
-        rows.append([label, *(str(sum((label in ("all", y)) and q == p for y, q in zip(labels, saved["parts"])))
+        rows.append([label, *(str(sum((label in ("all", y)) and q == p for y, q in zip(labels, saved.parts)))
                               for p in parts)])
-    split = Section("Data split", text=[f"{saved['kind']} sequences per label and part"], table=rows)
+    split = Section("Data split", text=[f"{saved.examples.kind} sequences per label and part"], table=rows)
     try:
-        examples, y = split_examples(clf, "test", run_dir)
+        examples, y = pick(clf, saved, "test")
     except RnnkitError as e:
         return TaskReport(split, unavailable("Test metrics", str(e)), [])
     probs = probabilities(clf, examples.inputs)

@@ -27,7 +27,7 @@ FILES = (("data", "train"), ("validation", "val"), ("test", "test"))  # option -
 class Parts:
     examples: Examples  # every example of every file, the training file's first
     parts: list[str]  # "train", "val", "test" or "unused" (--data-fraction) per example
-    labels: list[str]  # the classes: the training part's labels, sorted
+    sha256: dict[str, str]  # option (data, validation, test) -> its file's SHA-256
 
 
 def sha256(path: str | Path) -> str:
@@ -53,17 +53,16 @@ def concat(parts: list[Examples]) -> Examples:
                     [i for e in parts for i in e.ids], groups, first.channels)
 
 
-def read_files(cfg: DataConfig) -> tuple[list[Examples], dict[str, str]]:
-    """The examples of each given file (training first) and each file's SHA-256."""
+def read_files(cfg: DataConfig) -> list[Examples]:
+    """The examples of each given file, training first."""
     if not cfg.data:
         raise RnnkitError("--data is required: the file of labelled training sequences")
-    read, sums = [], {}
-    for option, _ in FILES:
-        path = getattr(cfg, option)
-        if path:
-            read.append(read_examples(path, cfg, labelled=True))
-            sums[option] = sha256(path)
-    return read, sums
+    return [read_examples(getattr(cfg, option), cfg, labelled=True) for option, _ in FILES if getattr(cfg, option)]
+
+
+def checksums(cfg: DataConfig) -> dict[str, str]:
+    """Each given file's SHA-256, by option."""
+    return {option: sha256(getattr(cfg, option)) for option, _ in FILES if getattr(cfg, option)}
 
 
 def assign(cfg: DataConfig, files: list[Examples], seed: int) -> list[str]:
@@ -89,10 +88,10 @@ def check(examples: Examples, parts: list[str]) -> list[str]:
     return label_order(train)
 
 
-def prepare(cfg: DataConfig, seed: int) -> tuple[Examples, list[str], dict[str, str]]:
+def prepare(cfg: DataConfig, seed: int) -> Parts:
     """A new run's examples, their parts and the files' checksums."""
-    files, sums = read_files(cfg)
-    return concat(files), assign(cfg, files, seed), sums
+    files = read_files(cfg)
+    return Parts(concat(files), assign(cfg, files, seed), checksums(cfg))
 
 
 def reread(run_dir: Path, cfg: DataConfig) -> Parts:
@@ -104,5 +103,4 @@ def reread(run_dir: Path, cfg: DataConfig) -> Parts:
             raise RnnkitError(f"the run's {option} file {path} is not there; evaluation reads its examples again")
         if sha256(path) != digest:
             raise RnnkitError(f"the run's {option} file {path} has changed since training; restore it or train anew")
-    files, _ = read_files(cfg)
-    return Parts(concat(files), saved["parts"], saved["labels"])
+    return Parts(concat(read_files(cfg)), saved["parts"], saved["sha256"])

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..diagnose.bias_variance import Measurement, Thresholds
 from . import api, baseline
+from . import data as rundata
 
 THRESHOLD = 2.0  # percentage points
 
@@ -30,7 +31,8 @@ def reference_error(clf: api.Classifier, train, y_train: np.ndarray, val, y_val:
 
 def measure(run_dir: Path, reference: bool = True, device: str = "cpu") -> Measurement:
     clf = api.load(run_dir, device)
-    (train, y_train), (val, y_val) = (api.split_examples(clf, s, run_dir) for s in ("train", "val"))
+    saved = rundata.reread(Path(run_dir), clf.config.data)  # read once for both parts
+    (train, y_train), (val, y_val) = (api.pick(clf, saved, s) for s in ("train", "val"))
     errors = [float(100 * (api.probabilities(clf, e.inputs).argmax(1) != y).mean())
               for e, y in ((train, y_train), (val, y_val))]
     ref, name = reference_error(clf, train, y_train, val, y_val) if reference else (None, "")

@@ -1,4 +1,5 @@
-"""Confusion matrices of classifiers (audio clips, sequences): counts, scores per class, a PNG."""
+"""What the classifiers (audio clips, sequences) share in scoring and reporting: the confusion matrix
+and scores per class, the log loss, the top-k labels of each input, and the matrix as a PNG."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import RnnkitError
 from .fileio import save_figure
 
 
@@ -26,6 +28,25 @@ def per_class_scores(m: np.ndarray, labels: list[str]) -> dict[str, dict[str, fl
         out[label] = {"precision": float(p), "recall": float(r), "f1": float(2 * p * r / (p + r)) if p + r else 0.0,
                       "support": int(support[i])}
     return out
+
+
+def log_loss(probs: np.ndarray, y: np.ndarray) -> float:
+    """Mean negative log-probability of the true labels ``y (N,)`` under ``probs (N, classes)``."""
+    return float(-np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, None)).mean())
+
+
+def check_top_k(k: int, classes: int) -> int:
+    """``--top-k`` capped at the number of classes; below 1 is an error."""
+    k = min(k, classes)
+    if k < 1:
+        raise RnnkitError(f"--top-k must be at least 1, got {k}")
+    return k
+
+
+def top_labels(probs: np.ndarray, labels: list[str], k: int) -> list[list[tuple[str, float]]]:
+    """The ``k`` most likely labels of each row of ``probs (N, classes)`` with their probabilities."""
+    best = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+    return [[(labels[j], float(probs[i, j])) for j in row] for i, row in enumerate(best)]
 
 
 def plot(m: np.ndarray, labels: list[str], title: str, path: str | Path) -> None:
