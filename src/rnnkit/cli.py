@@ -31,7 +31,7 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 # Only light modules here: a verb imports the task code it runs (and with it torch), so that
 # `rnnkit --help` answers at once. The option groups read from config classes that live beside torch
@@ -442,12 +442,10 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 def cmd_sample(args: argparse.Namespace) -> None:
     from .text import api
-    from .text.sampling import SampleConfig
 
     _require_task(args.run, args.checkpoint, "lm", "sample")
     lm = api.load(args.run, device=args.device, which=args.checkpoint, mix=args.mix)
-    typed = overrides_from_args(args).get("sample", {})  # flags override the run's sampling defaults
-    cfg = from_dict(SampleConfig, merge(dataclasses.asdict(lm.config.sample), typed), "options")
+    cfg = _use_options(lm.config.sample, args, "sample")
     texts, stats = api.sample_with_stats(lm, cfg) if args.stats else (api.sample(lm, cfg), None)
     for i, text in enumerate(texts):
         if len(texts) > 1:
@@ -488,6 +486,11 @@ def cmd_compare(args: argparse.Namespace) -> None:
     print(markdown(rows))
     print(f"table: {args.out / 'compare.md'} and {args.out / 'compare.csv'}; plot: {args.out / 'val_loss.png'}; "
           f"runs: {args.out / 'runs'}")
+
+
+def _use_options(saved: Any, args: argparse.Namespace, section: str) -> Any:
+    """A use verb's options: the run's saved defaults (a config section, ``saved``) with the flags given over them."""
+    return from_dict(type(saved), merge(dataclasses.asdict(saved), overrides_from_args(args).get(section, {})), "options")
 
 
 def _require_task(run: Path, which: str, name: str, verb: str) -> None:
@@ -582,14 +585,12 @@ def _evaluate_classifier(args: argparse.Namespace, run_dir: Path) -> None:
 
 def cmd_predict(args: argparse.Namespace) -> None:
     from .classify import api as classify_api
-    from .classify.task import PredictConfig
 
     _require_task(args.run, args.checkpoint, "classify", "predict")
     if bool(args.texts) == bool(args.input):
         raise RnnkitError("give texts to label or --input FILE (one of them)")
     clf = classify_api.load(args.run, device=args.device, which=args.checkpoint)
-    clf.config.predict = from_dict(PredictConfig, merge(dataclasses.asdict(clf.config.predict),
-                                                        overrides_from_args(args).get("predict", {})), "options")
+    clf.config.predict = _use_options(clf.config.predict, args, "predict")
     if args.input:
         examples = classify_api.read_input(clf, args.input)
         names, key = examples.ids, "id"
@@ -630,12 +631,10 @@ def cmd_translate(args: argparse.Namespace) -> None:
 
 def cmd_forecast(args: argparse.Namespace) -> None:
     from .forecast import api as forecast_api
-    from .forecast.task import ForecastUseConfig
 
     _require_task(args.run, args.checkpoint, "forecast", "forecast")
     run = forecast_api.load(args.run, device=args.device, which=args.checkpoint)
-    use = from_dict(ForecastUseConfig, merge(dataclasses.asdict(run.config.forecast),
-                                             overrides_from_args(args).get("forecast", {})), "options")
+    use = _use_options(run.config.forecast, args, "forecast")
     run.config.forecast = use  # e.g. --conformal-score
     f = forecast_api.forecast(run, use.horizon, use.samples, intervals=use.intervals, levels=use.level_values)
     rows = f.rows()
@@ -663,12 +662,10 @@ def cmd_forecast(args: argparse.Namespace) -> None:
 
 def cmd_classify(args: argparse.Namespace) -> None:
     from .audio import api as audio_api
-    from .audio.task import ClassifyConfig
 
     _require_task(args.run, args.checkpoint, "audio", "classify")
     clf = audio_api.load(args.run, device=args.device, which=args.checkpoint)
-    use = from_dict(ClassifyConfig, merge(dataclasses.asdict(clf.config.classify),
-                                          overrides_from_args(args).get("classify", {})), "options")
+    use = _use_options(clf.config.classify, args, "classify")
     clf.config.classify = use
     files = audio_api.wav_paths(args.files)
     for f, labels in zip(files, audio_api.classify(clf, files, use.top_k)):
