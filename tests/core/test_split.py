@@ -5,7 +5,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from rnnkit.classify.split import split_parts
+from rnnkit.core.split import split_parts
 
 SIZES = {"a": 503, "b": 121, "c": 37, "d": 9, "e": 3, "f": 2, "g": 1}
 

@@ -8,16 +8,15 @@ is evaluated again, or resumed, on exactly the same examples, and a changed file
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..core.errors import RnnkitError
-from ..core.fileio import read_json
+from ..core.fileio import read_json, sha256
 from .examples import DataConfig, Examples, check_labels, read_examples
-from .split import split_parts
+from ..core.split import split_parts
 
 SPLIT_FILE = "split.json"
 FILES = (("data", "train"), ("validation", "val"), ("test", "test"))  # option -> the part a whole file is
@@ -28,10 +27,6 @@ class Parts:
     examples: Examples  # every example of every file, the training file's first
     parts: list[str]  # "train", "val", "test" or "unused" (--data-fraction) per example
     sha256: dict[str, str]  # option (data, validation, test) -> its file's SHA-256
-
-
-def sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def label_order(labels: set[str]) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -87,3 +88,8 @@ def read_json(path: Path) -> dict:
     if not isinstance(data, dict):
         raise RnnkitError(f"{path} does not hold a JSON object; the run directory is damaged")
     return data
+
+
+def sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes (a run records its data files' to refuse a changed one later)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -1,4 +1,4 @@
-"""A seeded train/validation/test split of classification examples: stratified, or grouped.
+"""A seeded train/validation/test split of labelled examples (classification, tagging): stratified, or grouped.
 
 Without groups the split is stratified: each label's examples are shuffled and cut so that
 every label gives its fraction to validation and to test, within one example (the cut of each
