@@ -218,6 +218,26 @@ def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
                     help='print one JSON object per input: {"input" or "id", "label", "probability", "top"}')
     pr.later(_flags("rnnkit.classify.task:PredictConfig", "predict"))
 
+    tg = sub.add_parser("tag", help="tag every token of texts or of a file with a trained sequence tagger",
+                        description="Tag each text given as an argument, or the sentences of --input FILE. Raw text "
+                                    "(arguments, --format text: each line) is split into sentences after . ! ? and "
+                                    "into tokens as Universal Dependencies English does (punctuation apart, clitics "
+                                    "like n't 's 'm apart; numbers, URLs, e-mail addresses, @mentions and #hashtags "
+                                    "whole); see rnnkit.tag.tokenize. CoNLL-U and CoNLL input keep their tokens and "
+                                    "come back in the same layout with the predicted tags in the tag column.")
+    tg.add_argument("run", type=Path, help="run directory or checkpoint file")
+    tg.add_argument("texts", nargs="*", metavar="TEXT", help="raw texts to tag (or --input FILE)")
+    tg.add_argument("--input", type=Path, default=None, metavar="FILE", help="a file to tag")
+    tg.add_argument("--format", choices=["auto", "text", "conllu", "conll", "json"], default="auto",
+                    help="--input's format: text (raw, each line), conllu, conll, json (JSON Lines: {\"tokens\": [...]} "
+                         "or {\"text\": \"...\"}); auto: from the extension (.conllu, .conll, .jsonl), else text")
+    tg.add_argument("--output", type=Path, default=None, metavar="FILE", help="write the result here (default: print it)")
+    tg.add_argument("--checkpoint", choices=["best", "last"], default="best", help="which checkpoint of the run")
+    tg.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
+    tg.add_argument("--json", action="store_true",
+                    help='text and json input: print one JSON object per sentence: {"tokens", "tags", "spans"}')
+    tg.later(_flags("rnnkit.tag.task:TagUseConfig", "tag"))
+
     fc = sub.add_parser("forecast", help="forecast a series from its end with a trained forecaster",
                         description="Forecast the steps after the last point of the run's series, with 80%% and 95%% "
                                     "intervals.")
@@ -370,6 +390,9 @@ def cmd_train(args: argparse.Namespace) -> None:
     if spec.name == "classify":
         _train_classifier(cfg, args)
         return
+    if spec.name == "tag":
+        _train_tagger(cfg, args)
+        return
     if spec.name == "forecast":
         series = None
         if not args.resume:
@@ -411,6 +434,30 @@ def _train_classifier(cfg, args: argparse.Namespace) -> None:
     print(f"run directory: {args.out}\n"
           f"next: rnnkit predict {args.out} {use}\n"
           f"      rnnkit evaluate {args.out} --split test --plot {args.out / 'confusion.png'}")
+
+
+def _tag_selection(cfg, scheme: str) -> str:
+    """What a tagger's validation score is (``--select``)."""
+    if cfg.train.select == "loss":
+        return "loss (nats/token)"
+    return "error (1 - entity span F1)" if scheme in ("iob2", "iob2-strict", "iobes") else "error (token error rate)"
+
+
+def _train_tagger(cfg, args: argparse.Namespace) -> None:
+    from .core.progress import ProgressDisplay
+    from .tag import api as tag_api
+
+    with ProgressDisplay("tokens") as show:
+        result = tag_api.train(cfg, args.out, resume=args.resume, overwrite=args.overwrite, on_event=show)
+    c = result.sentences
+    for note in result.notes:
+        print(f"note: {note}")
+    print(f"trained {result.steps} steps ({result.epochs} full epochs over {c['train']:,} sentences; {c['val']:,} for "
+          f"validation, {c['test']:,} for test; tag scheme {result.scheme}) in {result.elapsed:.0f} s, stopped by "
+          f"{result.stopped}; best validation {_tag_selection(cfg, result.scheme)} {result.best_val:.4f}")
+    print(f"run directory: {args.out}\n"
+          f"next: rnnkit tag {args.out} \"<a sentence>\"\n"
+          f"      rnnkit evaluate {args.out} --split test")
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -519,6 +566,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     if spec.name == "classify":
         _evaluate_classifier(args, run_dir)
         return
+    if spec.name == "tag":
+        _evaluate_tagger(args, run_dir)
+        return
     if spec.name == "audio":
         ev = audio_api.evaluate(audio_api.load(args.run, device=args.device, which=args.checkpoint), args.split, run_dir)
         if args.plot is not None:
@@ -583,6 +633,23 @@ def _evaluate_classifier(args: argparse.Namespace, run_dir: Path) -> None:
           f"{ev.loss:.4f}; worst class {worst[0]!r} F1 {worst[1]['f1']:.3f}")
 
 
+def _evaluate_tagger(args: argparse.Namespace, run_dir: Path) -> None:
+    from .tag import api as tag_api
+
+    ev = tag_api.evaluate(tag_api.load(args.run, device=args.device, which=args.checkpoint), args.split, run_dir)
+    if args.json:
+        print(json.dumps(ev))
+        return
+    text = f"{args.split}: token accuracy {ev['accuracy']:.2%} ({ev['tokens']:,} tokens, {ev['sentences']:,} sentences)"
+    if "spans" in ev:
+        sp = ev["spans"]
+        text += f"; entity spans precision {sp['precision']:.2%}, recall {sp['recall']:.2%}, F1 {sp['f1']:.2%}"
+    top = ev["confusions"][:3]
+    if top:
+        text += "; commonest errors " + ", ".join(f"{c['gold']}->{c['predicted']} {c['count']}" for c in top)
+    print(text)
+
+
 def cmd_predict(args: argparse.Namespace) -> None:
     from .classify import api as classify_api
 
@@ -604,6 +671,27 @@ def cmd_predict(args: argparse.Namespace) -> None:
                               "top": [{"label": lab, "probability": p} for lab, p in top]}))
         else:
             print(f"{name}\t" + "\t".join(f"{lab} {p:.3f}" for lab, p in top))
+
+
+def cmd_tag(args: argparse.Namespace) -> None:
+    from .core.fileio import atomic_write_bytes, check_writable
+    from .tag import api as tag_api
+    from .tag import inputs as tag_io
+
+    _require_task(args.run, args.checkpoint, "tag", "tag")
+    if bool(args.texts) == bool(args.input):
+        raise RnnkitError("give texts to tag or --input FILE (one of them)")
+    if args.output is not None:
+        check_writable(args.output, "--output")
+    tagger = tag_api.load(args.run, device=args.device, which=args.checkpoint)
+    tagger.config.tag = _use_options(tagger.config.tag, args, "tag")
+    fmt = tag_io.input_format(args.input, args.format) if args.input else "text"
+    sentences = tag_io.read_input(tagger, args.input, fmt) if args.input else tag_io.from_texts(args.texts)
+    text = tag_io.render(tagger, sentences, tag_api.tag(tagger, [s.tokens for s in sentences]), fmt, args.json)
+    if args.output is None:
+        print(text, end="")
+    else:
+        atomic_write_bytes(args.output, text.encode("utf-8"))
 
 
 def cmd_translate(args: argparse.Namespace) -> None:
@@ -725,7 +813,7 @@ def cmd_backtest(args: argparse.Namespace) -> None:
 
 COMMANDS = {"demo": cmd_demo, "train": cmd_train, "sample": cmd_sample, "fill": cmd_fill, "evaluate": cmd_evaluate,
             "translate": cmd_translate, "compare": cmd_compare, "forecast": cmd_forecast, "backtest": cmd_backtest,
-            "classify": cmd_classify, "crossval": cmd_crossval, "predict": cmd_predict}
+            "classify": cmd_classify, "crossval": cmd_crossval, "predict": cmd_predict, "tag": cmd_tag}
 
 
 def main(argv: list[str] | None = None) -> int:

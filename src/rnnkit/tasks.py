@@ -98,6 +98,9 @@ TASKS = {
     "classify": TaskSpec("classify", "sequence-classifier", "rnnkit.classify.task:ClassifyConfig", "rnnkit.classify.api",
                          {"train": BUDGET}, "sequences", "predict", "predict", "rnnkit.classify.diagnosis:measure",
                          "TF-IDF + logistic regression (text) or 1-nearest neighbour (numeric)"),
+    "tag": TaskSpec("tag", "sequence-tagger", "rnnkit.tag.task:TagConfig", "rnnkit.tag.api", {"train": BUDGET},
+                    "tokens", "tag", "tag", "rnnkit.tag.diagnosis:measure",
+                    "each word's most frequent training tag"),
 }
 DEFAULT = "lm"
 

@@ -15,6 +15,7 @@ import torch
 from torch.nn import functional as F
 
 from ..core import distributed
+from ..core.buckets import length_bucketed
 from ..core.config import option, require
 from ..core.trainer import TrainConfig, to_device
 from .examples import DataConfig
@@ -100,14 +101,7 @@ class ClassifyTask:
 
     def epoch_batches(self, epoch: int) -> list[np.ndarray]:
         """The epoch's batches of example indices: shuffled, sorted by length within windows, shuffled."""
-        rng = np.random.default_rng(self.cfg.train.seed * 1_000_003 + epoch)
-        order, bs = rng.permutation(len(self.inputs)), self.cfg.train.batch_size
-        span = bs * WINDOW
-        for w in range(0, len(order), span):
-            chunk = order[w:w + span]
-            order[w:w + span] = chunk[np.argsort(self.lengths[chunk], kind="stable")]
-        batches = [order[i:i + bs] for i in range(0, len(order), bs)]
-        return [batches[i] for i in rng.permutation(len(batches))]
+        return length_bucketed(self.lengths, self.cfg.train.batch_size, self.cfg.train.seed, epoch, WINDOW)
 
     def batches(self, epoch: int, start: int) -> Iterator[Any]:
         batches = self.epoch_batches(epoch)

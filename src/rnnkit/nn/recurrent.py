@@ -99,3 +99,45 @@ def reorder(state: State, index: torch.Tensor) -> State:
     if isinstance(state, tuple):
         return tuple(s.index_select(1, index) for s in state)
     return state.index_select(1, index)
+
+
+def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Reverse each row's first ``lengths[b]`` steps of ``x (B, S, ...)``; padding stays at the end.
+
+    Its own inverse. Plain gather and comparison ops, so a graph that uses it exports to ONNX.
+    """
+    steps = torch.arange(x.size(1), device=x.device)[None]  # (1, S)
+    last = lengths.to(x.device)[:, None] - 1  # (B, 1)
+    index = torch.where(steps <= last, last - steps, steps)  # (B, S)
+    return x.gather(1, index.view(*index.shape, *([1] * (x.dim() - 2))).expand_as(x))
+
+
+class PaddedStack(nn.Module):
+    """A (bi)directional stack over padded batches without packing (which ONNX cannot export).
+
+    Shapes as ``RecurrentStack``'s (outputs ``(B, S, D*H)``; no state returned). The forward
+    direction reads each row from its start, so the padding after it cannot change its valid
+    outputs; the backward direction reads each row reversed within its length
+    (``reverse_padded``), so it too starts at the row's last true step. Outputs at padded
+    positions are meaningless: mask them.
+    """
+
+    def __init__(self, cell: str, input_size: int, hidden_size: int, layers: int = 1, dropout: float = 0.0,
+                 bidirectional: bool = True):
+        super().__init__()
+        self.hidden_size, self.layers, self.directions = hidden_size, layers, 2 if bidirectional else 1
+        sizes = [input_size] + [self.directions * hidden_size] * (layers - 1)
+        self.forward_layers = nn.ModuleList(fused(cell, n, hidden_size, 1) for n in sizes)
+        self.backward_layers = nn.ModuleList(fused(cell, n, hidden_size, 1) for n in sizes) if bidirectional else None
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        for k, fwd in enumerate(self.forward_layers):
+            if k:
+                x = self.drop(x)
+            if self.backward_layers is None:
+                x = fwd(x)[0]
+                continue
+            back = reverse_padded(self.backward_layers[k](reverse_padded(x, lengths))[0], lengths)
+            x = torch.cat([fwd(x)[0], back], dim=-1)
+        return x

@@ -1,0 +1,36 @@
+"""What ``rnnkit diagnose`` measures on a sequence tagger (see ``diagnose/bias_variance.py``).
+
+Errors are token error rates in percent on the run's training sentences (evaluation mode: no
+dropout) and its validation sentences. The reference (``baseline.py``): each word's most frequent
+training tag, scored on the validation sentences. Gaps above 1 percentage point are high (tagging
+errors are a few percent, so 2 points, as for classification, would hide most of them).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..diagnose.bias_variance import Measurement, Thresholds
+from . import api, metrics
+from . import data as rundata
+from .baseline import MostFrequentTag
+
+THRESHOLD = 1.0  # percentage points
+
+
+def error(gold: list[list[str]], pred: list[list[str]]) -> float:
+    return 100 * (1 - metrics.accuracy(gold, pred)[0])
+
+
+def measure(run_dir: Path, reference: bool = True, device: str = "cpu") -> Measurement:
+    tagger = api.load(run_dir, device)
+    saved = rundata.reread(Path(run_dir), tagger.config.data)  # read once for both parts
+    train, val = (api.split_sentences(tagger, p, run_dir, saved) for p in ("train", "val"))
+    errors = [error([s.tags for s in part], api.tag(tagger, [s.tokens for s in part])) for part in (train, val)]
+    ref, name = None, ""
+    if reference:
+        base = MostFrequentTag([s.tokens for s in train], [s.tags for s in train], tagger.config.words.lowercase)
+        ref = error([s.tags for s in val], base.predict([s.tokens for s in val]))
+        name = "each word's most frequent training tag"
+    return Measurement(errors[0], errors[1], ref, name, "token error rate %", Thresholds(THRESHOLD, THRESHOLD),
+                       sum(len(s.tokens) for s in train), sum(len(s.tokens) for s in val))
