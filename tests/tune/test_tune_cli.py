@@ -241,3 +241,52 @@ def test_repeat_of_and_search_over_on_a_recorded_study():
     study.add_trial(create_trial(params=a, distributions=dist, value=1.0, user_attrs={"repeat_of": 0}))
     assert "50 times in a row" in search_over(study, space)
     assert repeat_of(study, 10**6, a).number == 0  # the original, not one of its repeats
+
+
+def _entity_file(path: Path, sentences: int = 120) -> Path:
+    """A CoNLL file of ``visit PLACE now`` / ``meet PERSON now`` sentences, in BIO tags."""
+    rows = []
+    for i in range(sentences):
+        k = i % 2
+        rows.append(f"{['visit', 'meet'][k]}\tO\n{['Rome', 'Ann'][k]}\t{['B-LOC', 'B-PER'][k]}\nnow\tO\n")
+    path.write_text("\n".join(rows))
+    return path
+
+
+def test_a_tagging_study_optimizes_the_validation_span_f1(tmp_path):
+    """The tagger's evaluate gives a dict (spans nested): the objective is its validation entity F1."""
+    data = _entity_file(tmp_path / "ner.conll")
+    (tmp_path / "base.toml").write_text(
+        f'[data]\ndata = "{data}"\n[model]\nword_size = 8\nhidden_size = 8\nlayers = 1\nchar_encoder = "none"\n'
+        f'dropout = 0.0\n[train]\nsteps = 12\neval_every = 6\nmax_time = 60\n')
+    (tmp_path / "space.toml").write_text('[space]\n"train.lr" = { choices = [0.001, 0.03] }\n')
+    out = tmp_path / "study"
+    ok(cli("tune", "--task", "tag", "--config", tmp_path / "base.toml", "--space", tmp_path / "space.toml",
+           "--sampler", "grid", "--metric", "f1", "--out", out))
+    study = load(out)
+    assert study.direction.name == "MAXIMIZE" and len(study.trials) == 2
+    values = []
+    for t in study.trials:
+        assert t.state == TrialState.COMPLETE, t.user_attrs.get("error")
+        e = json.loads(ok(cli("evaluate", out / "trials" / f"{t.number:03d}", "--split", "val", "--json")).stdout)
+        assert t.value == pytest.approx(e["spans"]["f1"])
+        values.append(t.value)
+    assert max(values) > min(values)  # two learning rates, two scores: the objective is read from each run
+
+
+def test_span_f1_of_a_tagger_without_entity_tags_is_a_named_error(tmp_path):
+    from rnnkit import tasks
+    from rnnkit.core.errors import RnnkitError
+    from rnnkit.tune.study import _validation_score
+
+    spec = tasks.TASKS["tag"]
+    (tmp_path / "pos.conll").write_text("the\tDET\ncat\tNOUN\n\n" * 30)
+    cfg = spec.config()
+    cfg.data.data = str(tmp_path / "pos.conll")
+    cfg.model.word_size, cfg.model.hidden_size, cfg.model.layers, cfg.model.char_encoder = 8, 8, 1, "none"
+    cfg.train.steps = 2
+    spec.api.train(cfg, tmp_path / "run")
+    accuracy = spec.api.evaluate(spec.api.load(tmp_path / "run"), "val", tmp_path / "run")["accuracy"]
+    assert _validation_score(spec, tmp_path / "run", "accuracy") == pytest.approx(accuracy)
+    with pytest.raises(RnnkitError, match="--metric f1: the run's tags .scheme none. have no entity spans"):
+        _validation_score(spec, tmp_path / "run", "f1")

@@ -1,4 +1,5 @@
-"""``rnnkit tune`` without scikit-learn (a plain install has none): every trial runs, the results are
+"""``rnnkit tune`` without scikit-learn (a plain install brings it through seqeval now, but an environment
+that installs rnnkit without its dependencies may lack it): every trial runs, the results are
 written, the fANOVA importances and their plot are left out with a note, and the exit status is 0."""
 
 import os

@@ -28,7 +28,7 @@ def _tune_arguments(t: argparse.ArgumentParser) -> None:
                    help="training seconds per trial (train.max_time); or set a step budget in the base config")
     t.add_argument("--metric", default=None,
                    help="objective: val_loss (best validation loss, default) or a validation metric of the task "
-                        "(lm: accuracy, bits_per_char, ...; translate: bleu, chrf; forecast: mase, smape; audio: accuracy; classify: accuracy, macro_f1)")
+                        "(lm: accuracy, bits_per_char, ...; translate: bleu, chrf; forecast: mase, smape; audio: accuracy; classify: accuracy, macro_f1; tag: accuracy, f1 (entity spans))")
     t.add_argument("--prune", choices=PRUNERS, default=None,
                    help=f"stop hopeless trials early from their validation losses (default: {SamplerConfig.prune})")
     t.add_argument("--startup-trials", type=int, default=None,

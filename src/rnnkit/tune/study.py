@@ -42,12 +42,15 @@ ATTR = "rnnkit"  # the study's user attribute that holds its set-up
 DEFAULT_TRIALS = 20
 
 # Validation metrics a study may optimize besides the best validation loss, and their direction.
+# A tagger's val_loss is its trainer's validation score: the error (1 - accuracy, or 1 - span F1) under the
+# default train.select = "error", the loss per token under "loss" (so tagging needs no "loss" metric here).
 METRICS = {
     "lm": {"loss": "minimize", "bits_per_char": "minimize", "perplexity": "minimize", "accuracy": "maximize"},
     "translate": {"bleu": "maximize", "chrf": "maximize", "loss": "minimize", "accuracy": "maximize"},
     "forecast": {"mase": "minimize", "smape": "minimize", "mae": "minimize", "rmse": "minimize"},
     "audio": {"accuracy": "maximize", "loss": "minimize"},
     "classify": {"accuracy": "maximize", "macro_f1": "maximize", "loss": "minimize"},
+    "tag": {"accuracy": "maximize", "f1": "maximize"},  # f1: entity spans, for BIO/IOBES tags only
 }
 VAL_LOSS = "val_loss"
 
@@ -157,7 +160,13 @@ def _validation_score(spec: tasks.TaskSpec, run_dir: Path, metric: str) -> float
     """A metric of the run's best checkpoint on its validation split (the task's evaluate)."""
     loaded = spec.api.load(run_dir)
     ev = spec.api.evaluate(loaded, "val") if spec.name == "forecast" else spec.api.evaluate(loaded, "val", run_dir)
-    return float(ev.to_json()[metric])
+    if spec.name != "tag":
+        return float(ev.to_json()[metric])
+    scores = {"accuracy": ev["accuracy"], **({"f1": ev["spans"]["f1"]} if "spans" in ev else {})}
+    if metric not in scores:  # a tagger's evaluate gives a dict, with span scores only for entity tags
+        raise RnnkitError(f"--metric {metric}: the run's tags (scheme {ev['scheme']}) have no entity spans; "
+                          f"use --metric accuracy, or tag files in BIO/IOBES")
+    return float(scores[metric])
 
 
 def objective(setup: Setup, out: Path) -> Callable[[optuna.Trial], float]:
