@@ -183,7 +183,7 @@ def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
     e.add_argument("--season", type=int, default=None,
                    help="forecast: the season of MASE's seasonal naive scale (default: the data's, 12 for monthly)")
     e.add_argument("--plot", type=Path, default=None, metavar="OUT.png",
-                   help="audio and classify: draw the confusion matrix")
+                   help="audio, classify and tag: draw the confusion matrix (tag: of the 20 most frequent tags)")
 
     cl = sub.add_parser("classify", help="label WAV files with a trained audio classifier",
                         description="Label WAV files (a folder: every WAV file in it) with a trained audio classifier.")
@@ -561,8 +561,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
     spec = tasks.of_run(args.run, args.checkpoint)
     run_dir = args.run if args.run.is_dir() else args.run.parent  # a checkpoint file inside its run
-    if args.plot is not None and spec.name not in ("audio", "classify"):
-        raise RnnkitError(f"--plot is for audio and classify runs (a confusion matrix); drop it for a {spec.kind} run")
+    if args.plot is not None and spec.name not in ("audio", "classify", "tag"):
+        raise RnnkitError(f"--plot is for audio, classify and tag runs (a confusion matrix); drop it for a {spec.kind} run")
     if spec.name == "classify":
         _evaluate_classifier(args, run_dir)
         return
@@ -636,7 +636,8 @@ def _evaluate_classifier(args: argparse.Namespace, run_dir: Path) -> None:
 def _evaluate_tagger(args: argparse.Namespace, run_dir: Path) -> None:
     from .tag import api as tag_api
 
-    ev = tag_api.evaluate(tag_api.load(args.run, device=args.device, which=args.checkpoint), args.split, run_dir)
+    ev = tag_api.evaluate(tag_api.load(args.run, device=args.device, which=args.checkpoint), args.split, run_dir,
+                          args.plot)
     if args.json:
         print(json.dumps(ev))
         return

@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..core import checkpoint, distributed, rundir, subsample, trainer
+from ..core import checkpoint, confusion, distributed, rundir, subsample, trainer
 from ..core.config import from_dict
 from ..core.errors import RnnkitError
 from ..core.fileio import write_json
@@ -158,11 +158,16 @@ def split_sentences(tagger: LoadedTagger, split: str, run_dir: str | Path, saved
     return chosen
 
 
-def evaluate(tagger: LoadedTagger, split: str, run_dir: str | Path) -> dict:
-    """Token accuracy, entity spans (for BIO/IOBES tags) and the commonest confusions on a split of the run."""
+def evaluate(tagger: LoadedTagger, split: str, run_dir: str | Path, plot: str | Path | None = None) -> dict:
+    """Token accuracy, entity spans (for BIO/IOBES tags) and the commonest confusions on a split of the run;
+    ``plot``: also draw the confusion matrix of the most frequent gold tags there (a PNG)."""
     sentences = split_sentences(tagger, split, run_dir)
-    pred = tag(tagger, [s.tokens for s in sentences])
-    return {"split": split, "scheme": tagger.scheme, **metrics.score([s.tags for s in sentences], pred, tagger.scheme)}
+    gold, pred = [s.tags for s in sentences], tag(tagger, [s.tokens for s in sentences])
+    ev = {"split": split, "scheme": tagger.scheme, **metrics.score(gold, pred, tagger.scheme)}
+    if plot is not None:
+        m, names = metrics.matrix(gold, pred)
+        confusion.plot(m, names, f"{split}: token accuracy {ev['accuracy']:.1%} ({ev['tokens']:,} tokens)", plot)
+    return ev
 
 
 def marked(tokens: list[str], gold: list[str], pred: list[str]) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
+
 from .scheme import ENTITY_SCHEMES, to_iob2
 
 
@@ -42,3 +44,17 @@ def score(gold: list[list[str]], pred: list[list[str]], scheme: str) -> dict:
     if scheme in ENTITY_SCHEMES:
         out["spans"] = spans(gold, pred)
     return out
+
+
+def matrix(gold: list[list[str]], pred: list[list[str]], most: int = 20) -> tuple[np.ndarray, list[str]]:
+    """Counts ``(K, K)`` (rows gold, columns predicted) over the ``most`` most frequent gold tags, and their names;
+    tokens whose gold or predicted tag is outside them are left out."""
+    counts = Counter(g for gs in gold for g in gs)
+    names = sorted(counts, key=lambda t: (-counts[t], t))[:most]
+    index = {t: i for i, t in enumerate(names)}
+    m = np.zeros((len(names), len(names)), dtype=np.int64)
+    for gs, ps in zip(gold, pred):
+        for g, p in zip(gs, ps):
+            if g in index and p in index:
+                m[index[g], index[p]] += 1
+    return m, names
