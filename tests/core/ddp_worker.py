@@ -2,7 +2,7 @@
 with RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT set) and writes what it saw to ``OUT/rank<r>.json``.
 
     python ddp_worker.py lm TMPDIR       the language model: uninterrupted, killed + resumed, batches seen
-    python ddp_worker.py tasks TMPDIR    translation, forecasting, audio and classification, a few steps each
+    python ddp_worker.py tasks TMPDIR    translation, forecasting, audio, classification and tagging, a few steps each
 """
 
 import json
@@ -85,6 +85,7 @@ def tasks(tmp: Path) -> dict:
     from rnnkit.audio import api as audio_api
     from rnnkit.classify import api as classify_api
     from rnnkit.forecast import api as forecast_api
+    from rnnkit.tag import api as tag_api
 
     import sharded_configs
 
@@ -92,6 +93,7 @@ def tasks(tmp: Path) -> dict:
     forecast_api.train(sharded_configs.forecast(tmp), tmp / "forecast")
     audio_api.train(sharded_configs.audio(tmp), tmp / "audio")
     classify_api.train(sharded_configs.classify(tmp), tmp / "classify")
+    tag_api.train(sharded_configs.tag(tmp), tmp / "tag")
     return {"params": [param_digest(m) for m in MODELS]}
 
 
@@ -102,9 +104,10 @@ def main() -> None:
     from rnnkit.audio import api as audio_api
     from rnnkit.forecast import api as forecast_api
     from rnnkit.classify import api as classify_api
+    from rnnkit.tag import api as tag_api
     from rnnkit.translate import api as translate_api
 
-    for module in (text_api, translate_api, forecast_api, audio_api, classify_api):
+    for module in (text_api, translate_api, forecast_api, audio_api, classify_api, tag_api):
         record_models(module)
     result = lm(tmp) if what == "lm" else tasks(tmp)
     result.update(rank=distributed.rank(), world=distributed.world(), threads=torch.get_num_threads(),

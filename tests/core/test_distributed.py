@@ -100,28 +100,30 @@ def test_two_processes_train_the_language_model_as_one_does_and_resume_exactly(t
     assert rnnkit.evaluate(lm, "val", full).loss == pytest.approx(meta["metrics"]["best_val"], rel=1e-5)
 
 
-def test_translation_forecasting_audio_and_classification_train_data_parallel(tmp_path):
+def test_translation_forecasting_audio_classification_and_tagging_train_data_parallel(tmp_path):
     import sharded_configs
     from rnnkit import translate
     from rnnkit.classify import api as classify_api
     from rnnkit.audio import api as audio_api
     from rnnkit.forecast import api as forecast_api
+    from rnnkit.tag import api as tag_api
 
     sharded_configs.make_data(tmp_path)
     procs = launch(lambda r: [sys.executable, str(WORKER), "tasks", str(tmp_path)])
     for p in procs:
         assert p.returncode == 0, p.stderr
     r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2))
-    # translation, forecasting, audio and classification, plus the forecaster's calibration fits (rolling
+    # translation, forecasting, audio, classification and tagging, plus the forecaster's calibration fits (rolling
     # validation origins for its conformal intervals, trained data-parallel too)
     calibration_fits = len(json.loads((tmp_path / "forecast" / "calibration.json").read_text())["fits"]) - 1
-    assert r0["params"] == r1["params"] and len(r0["params"]) == 4 + calibration_fits
+    assert r0["params"] == r1["params"] and len(r0["params"]) == 5 + calibration_fits
     assert r1["writes"] == []
     single = tmp_path / "single"
     single.mkdir()
     for name, train, cfg in (("translate", translate.train, sharded_configs.translate(tmp_path)),
                              ("forecast", forecast_api.train, sharded_configs.forecast(tmp_path)),
-                             ("classify", classify_api.train, sharded_configs.classify(tmp_path))):
+                             ("classify", classify_api.train, sharded_configs.classify(tmp_path)),
+                             ("tag", tag_api.train, sharded_configs.tag(tmp_path))):
         train(cfg, single / name)
         # the same effective batch: the same validation losses up to rounding (translation weighs the
         # ranks by their target tokens, so uneven sentence lengths do not change the mean)
