@@ -11,13 +11,15 @@ from rnnkit.forecast import api as forecast_api
 
 
 def test_every_task_package_has_the_same_verbs():
-    from rnnkit import classify
+    from rnnkit import classify, tag
 
     for package, use in ((text, "sample"), (translate, "translate"), (forecast, "forecast"), (audio, "classify"),
-                         (classify, "predict")):
+                         (classify, "predict"), (tag, "tag"), (tag, "tag_text")):
         for verb in ("train", "load", "evaluate", use):
             assert callable(getattr(package, verb)), f"{package.__name__}.{verb}"
         assert set(package.__all__) <= set(dir(package))
+    assert {spec.api.__name__.rsplit(".", 1)[0] for spec in tasks.TASKS.values()} == {
+        p.__name__ for p in (text, translate, forecast, audio, classify, tag)}  # every task of the registry is above
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         forecast.nope
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from conftest import TINY_TEXT, assert_clean_error, run_cli
+from rnnkit import tasks
 from rnnkit.text import api as text_api
 
 
@@ -183,8 +184,8 @@ def test_sample_and_evaluate_bad_input(tmp_path, trained_run):
 
 def test_help_lists_every_verb():
     p = run_cli("--help")
-    for verb in ("demo", "train", "sample", "evaluate", "compare"):
-        assert verb in p.stdout
+    for verb in ("demo", "train", "sample", "evaluate", "compare", *(spec.use_verb for spec in tasks.TASKS.values())):
+        assert f"\n    {verb} " in p.stdout, verb
     t = run_cli("train", "--help")
     for flag in ("--cell", "--nonlinearity", "--layers", "--hidden-size", "--embedding-size", "--one-hot", "--dropout",
                  "--tie-weights", "--seq-len", "--batch-size", "--epochs", "--steps", "--max-time", "--optimizer",

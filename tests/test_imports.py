@@ -11,7 +11,7 @@ import sys
 import pytest
 
 HEAVY = {"torch", "matplotlib", "optuna", "numpy", "sklearn"}
-TASK_PACKAGES = ("text", "translate", "forecast", "audio")
+TASK_PACKAGES = ("text", "translate", "forecast", "audio", "classify", "tag")
 
 
 def modules_after(code: str) -> set[str]:
@@ -34,7 +34,7 @@ def cli_code(argv: list[str]) -> str:
 
 @pytest.mark.parametrize("code", [
     "import rnnkit",
-    "from rnnkit import forecast, translate, audio, text, tasks",  # the task packages and the registry are lazy
+    "from rnnkit import forecast, translate, audio, classify, tag, text, tasks",  # the task packages and the registry are lazy
     "import rnnkit.core.errors, rnnkit.core.config, rnnkit.core.fileio",  # what a torch-free runtime may build on
 ])
 def test_imports_load_nothing_heavy(code):
@@ -52,7 +52,8 @@ def test_help_and_usage_errors_load_nothing_heavy(argv):
 def test_train_help_of_a_task_imports_that_task_only():
     loaded = modules_after(cli_code(["train", "--task", "forecast", "--help"]))
     assert "rnnkit.forecast.task" in loaded
-    assert not {m for m in loaded if m.startswith(("rnnkit.translate.", "rnnkit.audio.", "rnnkit.forecast.api"))}
+    assert not {m for m in loaded if m.startswith(("rnnkit.translate.", "rnnkit.audio.", "rnnkit.classify.", "rnnkit.tag.",
+                                                   "rnnkit.forecast.api"))}
 
 
 def test_first_use_imports_the_name():
