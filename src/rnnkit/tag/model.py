@@ -103,6 +103,10 @@ class Tagger(nn.Module):
         x = self.drop(torch.cat(parts, dim=2))
         return self.out(self.drop(self.stack(x, lengths)))
 
+    def forward(self, **inputs: torch.Tensor) -> torch.Tensor:
+        """``emissions``: the call data-parallel training goes through (DDP syncs gradients of its forward)."""
+        return self.emissions(**inputs)
+
     def loss(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """The summed loss of the batch's tokens: the CRF's negative log-likelihood, or cross-entropy."""
         if self.crf is not None:

@@ -144,12 +144,13 @@ class TagTask:
         epoch, k, idx = batch
         enc = self.encoder.batch([self.tokens[i] for i in idx], self.noised_ids(epoch, k, idx))
         x = to_tensors(enc, self.device)
-        emissions = self.model.emissions(**x)  # (B, S, T)
+        emissions = self.model(**x)  # (B, S, T); through DDP's forward under torchrun
         S = emissions.size(1)
         mask = mask_of(x["lengths"], S)
         tags = pad_tags([self.tags[i] for i in idx], S).to(self.device)
         n = int(enc.lengths.sum())
-        return self.model.loss(emissions, tags, mask) / n, None, n
+        tagger = getattr(self.model, "module", self.model)  # the CRF's loss, outside the wrapper
+        return tagger.loss(emissions, tags, mask) / n, None, n
 
     def validate(self) -> tuple[float, int]:
         """The validation loss per token, or the error (``--select``) of this rank's share of the sentences."""
