@@ -50,6 +50,10 @@ def parser_classify():
     return _complete(build_parser("classify"))
 
 
+def parser_tag():
+    return _complete(build_parser("tag"))
+
+
 def _type_name(tp) -> str:
     args = [a for a in typing.get_args(tp) if a is not type(None)]
     if args and len(args) < len(typing.get_args(tp)):
