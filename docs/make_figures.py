@@ -30,6 +30,7 @@ MAX_BYTES = 200_000
 # seconds of training per run at --scale 1: short beside the benchmarks, long enough to show learning
 BUDGETS = {"lm": 90, "compare": 12, "translate": 150, "audio": 90, "curve": 8}
 CLASSIFY_STEPS = 5000  # at --scale 1: a step budget, so the figure does not depend on the machine's load
+TAG_STEPS = 2000  # the same for the tagger (about 5 epochs of UD English-EWT)
 
 
 def rnnkit(*args: str, cwd: Path) -> str:
@@ -129,6 +130,19 @@ def classification(work: Path, scale: float, made: dict) -> None:
     made["classify-loss.png"] = made["classify-confusion.png"] = "rnnkit " + shlex.join(cmd)
 
 
+def tagging(work: Path, scale: float, made: dict) -> None:
+    ewt = DATA / "ud-english-ewt"
+    cmd = ["train", "--task", "tag", "--data", str(ewt / "en_ewt-ud-train.conllu"), "--validation",
+           str(ewt / "en_ewt-ud-dev.conllu"), "--test", str(ewt / "en_ewt-ud-test.conllu"), "--out", "upos",
+           "--select", "loss", "--eval-every", "100", "--steps", str(max(10, round(TAG_STEPS * scale))),
+           "--max-time", "3600"]
+    rnnkit(*cmd, cwd=work)
+    loss_plot(work / "upos", "tag-loss.png")
+    rnnkit("evaluate", "upos", "--split", "test", "--plot", "confusion.png", cwd=work)
+    keep(work / "confusion.png", "tag-confusion.png")
+    made["tag-loss.png"] = made["tag-confusion.png"] = "rnnkit " + shlex.join(cmd)
+
+
 def diagnosis(work: Path, scale: float, made: dict) -> None:
     curve = ["learning-curve", "--data", str(DATA / "alice.txt"), "--text-clean", "seed", "--cell", "gru", "--layers", "1",
              "--hidden-size", "64", "--mix-order", "0", "--max-time", secs("curve", scale), "--fractions", "0.25", "0.5", "1",
@@ -147,8 +161,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scale", type=float, default=1.0, help="multiply every training budget (default 1)")
     p.add_argument("--work", type=Path, default=Path("runs/docs-figures"), help="folder for the runs")
-    p.add_argument("--only", nargs="+", choices=["lm", "translate", "forecast", "audio", "classify", "diagnose"],
-                   default=["lm", "translate", "forecast", "audio", "classify", "diagnose"])
+    p.add_argument("--only", nargs="+", choices=["lm", "translate", "forecast", "audio", "classify", "tag", "diagnose"],
+                   default=["lm", "translate", "forecast", "audio", "classify", "tag", "diagnose"])
     args = p.parse_args()
     if not DATA.is_dir():
         sys.exit(f"{DATA} is absent: the figures are made from the shared data sets beside the checkout")
@@ -162,7 +176,8 @@ def main() -> None:
     started = time.time()
     steps = {"lm": lambda m: language_model(work, args.scale, m), "translate": lambda m: translation(work, args.scale, m),
              "forecast": lambda m: forecasting(work, m), "audio": lambda m: audio(work, args.scale, m),
-             "classify": lambda m: classification(work, args.scale, m), "diagnose": lambda m: diagnosis(work, args.scale, m)}
+             "classify": lambda m: classification(work, args.scale, m), "tag": lambda m: tagging(work, args.scale, m),
+             "diagnose": lambda m: diagnosis(work, args.scale, m)}
     for name in args.only:
         new: dict[str, str] = {}
         steps[name](new)

@@ -57,8 +57,9 @@ def _train_parser(sub, spec: tasks.TaskSpec) -> None:
                                    f"Other tasks: {', '.join(f'rnnkit train --task {n} --help' for n in tasks.TASKS if n != spec.name)}.")
     p.add_argument("--task", choices=sorted(tasks.TASKS), default=None,
                    help=f"what to learn: lm (a language model of a text), translate (sentence pairs), forecast "
-                        f"(a time series in a CSV file), audio (a folder of labelled WAV clips) or classify "
-                        f"(labelled texts or numeric sequences in a file); default "
+                        f"(a time series in a CSV file), audio (a folder of labelled WAV clips), classify "
+                        f"(labelled texts or numeric sequences in a file) or tag (sentences with a tag per token: "
+                        f"CoNLL-U or CoNLL columns); default "
                         f"{tasks.DEFAULT}, or the task of the run when resuming")
     p.add_argument("--out", required=True, type=Path, help="run directory to create (checkpoints, metrics, config)")
     p.add_argument("--config", type=Path, help="TOML or YAML file with the same options (flags override it)")

@@ -109,6 +109,7 @@ def train(config: TagConfig, out: str | Path, *, resume: bool = False, overwrite
 
 
 def load(path: str | Path, device: str = "cpu", which: str = "best") -> LoadedTagger:
+    """A trained tagger from a run directory (its ``best`` or ``last`` checkpoint) or a checkpoint file."""
     ckpt = rundir.checkpoint_path(Path(path), which)
     tensors, meta = checkpoint.load(ckpt)
     if meta.get("kind") != KIND:

@@ -129,11 +129,11 @@ class TagTask:
                 idx = distributed.shard_indices(idx, self.rank, self.world, fill=fill)
             yield epoch, k, idx
 
-    def noised_ids(self, epoch: int, k: int, idx: np.ndarray) -> list[np.ndarray]:
+    def noised_ids(self, epoch: int, k: int, idx: np.ndarray) -> list[np.ndarray]:  # k: kept for the batch's identity
         """The batch's word ids with each singleton word read as ``<unk>`` with probability ``--unk-replace``."""
-        rng = np.random.default_rng([self.cfg.train.seed, epoch, k, 7])
         out = []
-        for i in idx:
+        for i in idx:  # a stream per sentence: the same noise whichever process (torchrun rank) reads it
+            rng = np.random.default_rng([self.cfg.train.seed, epoch, int(i), 7])
             ids = self.word_ids[i].copy()
             hit = np.isin(ids, self.singletons) & (rng.random(len(ids)) < self.cfg.words.unk_replace)
             ids[hit] = UNK
