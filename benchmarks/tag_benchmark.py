@@ -155,11 +155,11 @@ def speed_task(cfg: TagConfig) -> tuple[TagTask, str]:
     return task, scheme
 
 
-def step_batches(task: TagTask, steps: int) -> list[tuple[int, int, np.ndarray]]:
-    """The first ``steps`` batches ``(epoch, index in epoch, sentence indices)``, across epochs as fit() draws them."""
+def step_batches(task: TagTask, steps: int) -> list[tuple[int, np.ndarray]]:
+    """The first ``steps`` batches ``(epoch, sentence indices)``, across epochs as fit() draws them."""
     out, epoch = [], 0
     while len(out) < steps:
-        out += [(epoch, k, idx) for k, idx in enumerate(task.epoch_batches(epoch))]
+        out += [(epoch, idx) for idx in task.epoch_batches(epoch)]
         epoch += 1
     return out[:steps]
 
@@ -172,7 +172,7 @@ def rnnkit_loop(cfg: TagConfig, task: TagTask, scheme: str, warmup: int, run: Pa
     fit(task, cfg.train, run, CPU,
         on_event=lambda e: marks.__setitem__(e.step, time.perf_counter()) if e.kind == "train" else None)
     timed = step_batches(task, cfg.train.steps)[warmup:]
-    return sum(int(task.lengths[idx].sum()) for _, _, idx in timed) / (marks[cfg.train.steps] - marks[warmup])
+    return sum(int(task.lengths[idx].sum()) for _, idx in timed) / (marks[cfg.train.steps] - marks[warmup])
 
 
 def minimal_loop(cfg: TagConfig, task: TagTask, scheme: str, warmup: int, bf16: bool) -> float:
@@ -182,10 +182,10 @@ def minimal_loop(cfg: TagConfig, task: TagTask, scheme: str, warmup: int, bf16: 
     torch.manual_seed(cfg.train.seed)
     model = api.build_model(cfg, task.encoder, scheme).train()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay, fused=True)
-    for step, (epoch, k, idx) in enumerate(step_batches(task, cfg.train.steps)):
+    for step, (epoch, idx) in enumerate(step_batches(task, cfg.train.steps)):
         if step == warmup:
             t0, seen = time.perf_counter(), 0
-        x = to_tensors(task.encoder.batch([task.tokens[i] for i in idx], task.noised_ids(epoch, k, idx)), CPU)
+        x = to_tensors(task.encoder.batch([task.tokens[i] for i in idx], task.noised_ids(epoch, idx)), CPU)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             emissions = model.emissions(**x)  # (B, S, T)
             mask = mask_of(x["lengths"], emissions.size(1))

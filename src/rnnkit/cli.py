@@ -439,9 +439,11 @@ def _train_classifier(cfg, args: argparse.Namespace) -> None:
 
 def _tag_selection(cfg, scheme: str) -> str:
     """What a tagger's validation score is (``--select``)."""
+    from .tag.scheme import ENTITY_SCHEMES
+
     if cfg.train.select == "loss":
         return "loss (nats/token)"
-    return "error (1 - entity span F1)" if scheme in ("iob2", "iob2-strict", "iobes") else "error (token error rate)"
+    return "error (1 - entity span F1)" if scheme in ENTITY_SCHEMES else "error (token error rate)"
 
 
 def _train_tagger(cfg, args: argparse.Namespace) -> None:

@@ -146,3 +146,17 @@ def test_bad_training_files_get_one_line_and_nothing_written(tmp_path, capsys, l
     assert code == 2 and err.startswith("rnnkit: error: ")
     assert err.count("\n") == 1 and words in err, err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_run_refuses_to_read_a_data_file_that_changed_or_went_away(tmp_path):
+    from rnnkit.core.errors import RnnkitError
+
+    data = conll(tmp_path / "d.conll", next_word_tags(40))
+    api.train(config(data, steps=1), tmp_path / "run")
+    tagger = api.load(tmp_path / "run")
+    data.write_text(data.read_text() + "\n")  # one byte more
+    with pytest.raises(RnnkitError, match="has changed since training"):
+        api.evaluate(tagger, "test", tmp_path / "run")
+    data.unlink()
+    with pytest.raises(RnnkitError, match="is not there; evaluation reads its sentences again"):
+        api.evaluate(tagger, "test", tmp_path / "run")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import RnnkitError
-from ..core.fileio import read_json, sha256
+from ..core.fileio import check_unchanged, read_json, sha256
 from .examples import DataConfig, Examples, check_labels, read_examples
 from ..core.split import split_parts
 
@@ -92,10 +92,5 @@ def prepare(cfg: DataConfig, seed: int) -> Parts:
 def reread(run_dir: Path, cfg: DataConfig) -> Parts:
     """The examples of a saved run, read again from its files, with the recorded parts."""
     saved = read_json(Path(run_dir) / SPLIT_FILE)
-    for option, digest in saved["sha256"].items():
-        path = getattr(cfg, option)
-        if not Path(path).is_file():
-            raise RnnkitError(f"the run's {option} file {path} is not there; evaluation reads its examples again")
-        if sha256(path) != digest:
-            raise RnnkitError(f"the run's {option} file {path} has changed since training; restore it or train anew")
+    check_unchanged(saved["sha256"], {option: getattr(cfg, option) for option in saved["sha256"]}, "examples")
     return Parts(concat(read_files(cfg)), saved["parts"], saved["sha256"])

@@ -93,3 +93,14 @@ def read_json(path: Path) -> dict:
 def sha256(path: str | Path) -> str:
     """The SHA-256 of a file's bytes (a run records its data files' to refuse a changed one later)."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def check_unchanged(recorded: dict[str, str], path_of: dict[str, str], what: str) -> None:
+    """Refuse a run's data file that is gone or whose SHA-256 differs from the one ``recorded`` at training
+    (``option -> digest``; ``path_of``: option -> the file now; ``what``: what is read again, e.g. "examples")."""
+    for option, digest in recorded.items():
+        path = path_of[option]
+        if not Path(path).is_file():
+            raise RnnkitError(f"the run's {option} file {path} is not there; evaluation reads its {what} again")
+        if sha256(path) != digest:
+            raise RnnkitError(f"the run's {option} file {path} has changed since training; restore it or train anew")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import RnnkitError
-from ..core.fileio import read_json, sha256
+from ..core.fileio import check_unchanged, read_json, sha256
 from ..core.split import split_parts
 from . import scheme as schemes
 from .formats import Sentence, TagDataConfig, read_sentences
@@ -58,12 +58,7 @@ def prepare(cfg: TagDataConfig, seed: int) -> Parts:
 def reread(run_dir: Path, cfg: TagDataConfig) -> Parts:
     """The sentences of a saved run, read again from its files, with the recorded parts."""
     saved = read_json(Path(run_dir) / SPLIT_FILE)
-    for option, digest in saved["sha256"].items():
-        path = getattr(cfg, option)
-        if not Path(path).is_file():
-            raise RnnkitError(f"the run's {option} file {path} is not there; evaluation reads its sentences again")
-        if sha256(path) != digest:
-            raise RnnkitError(f"the run's {option} file {path} has changed since training; restore it or train anew")
+    check_unchanged(saved["sha256"], {option: getattr(cfg, option) for option in saved["sha256"]}, "sentences")
     files = read_files(cfg)
     return Parts([s for _, ss in files for s in ss], saved["parts"], saved["sha256"],
                  [option for option, ss in files for _ in ss])

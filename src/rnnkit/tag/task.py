@@ -2,7 +2,7 @@
 
 Training batches are sentences drawn in a seeded order, sorted by length within windows of 50
 batches (little padding) and shuffled again; the order, and which singleton words are read as
-``<unk>`` (``--unk-replace``), depend on ``(seed, epoch, batch)`` alone, so a resumed run sees
+``<unk>`` (``--unk-replace``), depend on ``(seed, epoch)`` and the sentence alone, so a resumed run sees
 the same batches. The loss is per token: the CRF's sentence negative log-likelihoods or the
 softmax cross-entropies, summed, over the batch's tokens. Validation scores the validation
 sentences whose tags are all training tags: by default their error (token error rate, or 1 -
@@ -105,7 +105,8 @@ class TagTask:
         self.model, self.encoder, self.cfg, self.meta, self.device = model, encoder, cfg, meta, device
         self.tokens, self.tags = train
         self.word_ids = [encoder.word_ids(s) for s in self.tokens]
-        self.singletons = encoder.singletons(self.tokens)
+        singletons = encoder.singletons(self.tokens)
+        self.rare = [np.isin(ids, singletons) for ids in self.word_ids]  # (L_i,) true at words seen once in training, looked up here rather than every batch
         self.lengths = np.array([len(s) for s in self.tokens])
         self.val_tokens, self.val_tags = val
         self.rank, self.world = 0, 1
@@ -124,25 +125,25 @@ class TagTask:
     def batches(self, epoch: int, start: int) -> Iterator[Any]:
         batches = self.epoch_batches(epoch)
         fill = np.concatenate(batches)
-        for k, idx in enumerate(batches[start:], start):
+        for idx in batches[start:]:
             if self.world > 1:
                 idx = distributed.shard_indices(idx, self.rank, self.world, fill=fill)
-            yield epoch, k, idx
+            yield epoch, idx
 
-    def noised_ids(self, epoch: int, k: int, idx: np.ndarray) -> list[np.ndarray]:  # k: kept for the batch's identity
+    def noised_ids(self, epoch: int, idx: np.ndarray) -> list[np.ndarray]:
         """The batch's word ids with each singleton word read as ``<unk>`` with probability ``--unk-replace``."""
         out = []
         for i in idx:  # a stream per sentence: the same noise whichever process (torchrun rank) reads it
             rng = np.random.default_rng([self.cfg.train.seed, epoch, int(i), 7])
             ids = self.word_ids[i].copy()
-            hit = np.isin(ids, self.singletons) & (rng.random(len(ids)) < self.cfg.words.unk_replace)
+            hit = self.rare[i] & (rng.random(len(ids)) < self.cfg.words.unk_replace)
             ids[hit] = UNK
             out.append(ids)
         return out
 
     def loss(self, batch: Any, carry: Any):
-        epoch, k, idx = batch
-        enc = self.encoder.batch([self.tokens[i] for i in idx], self.noised_ids(epoch, k, idx))
+        epoch, idx = batch
+        enc = self.encoder.batch([self.tokens[i] for i in idx], self.noised_ids(epoch, idx))
         x = to_tensors(enc, self.device)
         emissions = self.model(**x)  # (B, S, T); through DDP's forward under torchrun
         S = emissions.size(1)
