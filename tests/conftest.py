@@ -108,3 +108,18 @@ def cli(*args, input: str = "") -> subprocess.CompletedProcess:
 def ok(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
     assert proc.returncode == 0, proc.stderr
     return proc
+
+
+@pytest.fixture
+def torch_free():
+    """The export tests' ``run(code) -> stdout``: Python ``code`` run in a subprocess where ``import torch``
+    fails; the test fails if the code does or if any torch module got loaded all the same."""
+
+    def run(code: str) -> str:
+        program = ("import sys; sys.modules['torch'] = None\n" + code +
+                   "\nassert not [k for k, v in sys.modules.items() if v is not None and k.split('.')[0] == 'torch']\n")
+        done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    return run

@@ -30,6 +30,7 @@ import dataclasses
 import io
 import json
 import sys
+import types
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -42,6 +43,7 @@ from .core.config import add_arguments, from_dict, load_file, merge, overrides_f
 from .core.errors import RnnkitError
 from .core.fileio import atomic_write_bytes
 from .diagnose import commands as diagnose_commands
+from .export import commands as export_commands
 from .text.presets import PRESETS, preset
 from .report import commands as report_commands
 from .tune import commands as tune_commands
@@ -154,6 +156,9 @@ def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
                    help="use the recurrent model alone, without the n-gram it was mixed with after training")
     s.add_argument("--stats", action="store_true",
                    help="also report how much of the samples is copied from the training text, and their diversity")
+    s.add_argument("--backend", choices=["torch", "onnx"], default="torch",
+                   help="torch (the checkpoint) or onnx (the export in RUN/onnx made by rnnkit export RUN, run with "
+                        "onnxruntime; the same next-token distributions, drawn by numpy's generator)")
     s.later(_flags("rnnkit.text.sampling:SampleConfig", "sample"))
 
     fl = sub.add_parser("fill", help="fill a blank ___ in a text from both sides (--objective infill runs)",
@@ -165,6 +170,9 @@ def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
     fl.add_argument("--json", action="store_true", help="print one JSON object per text")
     fl.add_argument("--checkpoint", choices=["best", "last"], default="best", help="which checkpoint of the run")
     fl.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
+    fl.add_argument("--backend", choices=["torch", "onnx"], default="torch",
+                    help="torch (the checkpoint) or onnx (the export in RUN/onnx made by rnnkit export RUN, run with "
+                         "onnxruntime; the same fillers)")
 
     c = sub.add_parser("compare", help="train several models on the same data and budget; table and plot",
                        description="Train unigram, n-gram, the seed's model and recurrent models on the same data "
@@ -194,6 +202,9 @@ def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
     cl.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
     cl.add_argument("--json", action="store_true",
                     help='print one JSON object per file and label: {"file", "label", "probability"}')
+    cl.add_argument("--backend", choices=["torch", "onnx"], default="torch",
+                    help="torch (the checkpoint) or onnx (the export in RUN/onnx made by rnnkit export RUN, run with "
+                         "onnxruntime and numpy; the same labels)")
     cl.later(_flags("rnnkit.audio.task:ClassifyConfig", "classify"))
 
     if task == "audio":
@@ -217,6 +228,9 @@ def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
     pr.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
     pr.add_argument("--json", action="store_true",
                     help='print one JSON object per input: {"input" or "id", "label", "probability", "top"}')
+    pr.add_argument("--backend", choices=["torch", "onnx"], default="torch",
+                    help="torch (the checkpoint) or onnx (the export in RUN/onnx made by rnnkit export RUN, run with "
+                         "onnxruntime; the same labels)")
     pr.later(_flags("rnnkit.classify.task:PredictConfig", "predict"))
 
     tg = sub.add_parser("tag", help="tag every token of texts or of a file with a trained sequence tagger",
@@ -237,6 +251,9 @@ def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
     tg.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
     tg.add_argument("--json", action="store_true",
                     help='text and json input: print one JSON object per sentence: {"tokens", "tags", "spans"}')
+    tg.add_argument("--backend", choices=["torch", "onnx"], default="torch",
+                    help="torch (the checkpoint) or onnx (the export in RUN/onnx made by rnnkit export RUN, run with "
+                         "onnxruntime; the same tags)")
     tg.later(_flags("rnnkit.tag.task:TagUseConfig", "tag"))
 
     fc = sub.add_parser("forecast", help="forecast a series from its end with a trained forecaster",
@@ -249,6 +266,9 @@ def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
     fc.add_argument("--plot", type=Path, default=None, metavar="OUT.png",
                     help="draw history, forecast and intervals to this PNG file")
     fc.add_argument("--json", action="store_true", help="print one JSON object per forecast step")
+    fc.add_argument("--backend", choices=["torch", "onnx"], default="torch",
+                    help="torch (the checkpoint) or onnx (the export in RUN/onnx made by rnnkit export RUN, run with "
+                         "onnxruntime; the same forecasts)")
     fc.later(_flags("rnnkit.forecast.task:ForecastUseConfig", "forecast"))
 
     if task == "forecast":
@@ -278,10 +298,14 @@ def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
     tr.add_argument("--attention-plot", type=Path, default=None, metavar="FILE.png",
                     help="draw the attention matrix of the (first) sentence, decoded greedily, to this PNG file")
     tr.add_argument("--json", action="store_true", help="print one JSON object per sentence")
+    tr.add_argument("--backend", choices=["torch", "onnx"], default="torch",
+                    help="torch (the checkpoint) or onnx (the export in RUN/onnx made by rnnkit export RUN, run with "
+                         "onnxruntime; the same translations)")
     tr.later(_flags("rnnkit.translate.task:SearchConfig", "search"))
     COMMANDS.update(report_commands.add_parsers(sub))
     COMMANDS.update(tune_commands.add_parsers(sub))
     COMMANDS.update(diagnose_commands.add_parsers(sub, task))
+    COMMANDS.update(export_commands.add_parsers(sub))
     return parser
 
 
@@ -494,9 +518,18 @@ def cmd_sample(args: argparse.Namespace) -> None:
     from .text import api
 
     _require_task(args.run, args.checkpoint, "lm", "sample")
-    lm = api.load(args.run, device=args.device, which=args.checkpoint, mix=args.mix)
-    cfg = _use_options(lm.config.sample, args, "sample")
-    texts, stats = api.sample_with_stats(lm, cfg) if args.stats else (api.sample(lm, cfg), None)
+    if args.backend == "onnx":
+        from .runtime import for_run
+
+        lm = for_run(args.run)
+        lm.mix = lm.mix and args.mix
+        cfg = _use_options(lm.defaults, args, "sample")
+        texts, outs = zip(*lm.generate(cfg))
+        stats = api.generated_stats(lm.vocab, api.run_training_tokens(args.run, lm.vocab), outs) if args.stats else None
+    else:
+        lm = api.load(args.run, device=args.device, which=args.checkpoint, mix=args.mix)
+        cfg = _use_options(lm.config.sample, args, "sample")
+        texts, stats = api.sample_with_stats(lm, cfg) if args.stats else (api.sample(lm, cfg), None)
     for i, text in enumerate(texts):
         if len(texts) > 1:
             print(f"--- sample {i + 1} ---")
@@ -510,8 +543,14 @@ def cmd_fill(args: argparse.Namespace) -> None:
     from .text import api
 
     _require_task(args.run, args.checkpoint, "lm", "fill")
-    lm = api.load(args.run, device=args.device, which=args.checkpoint)
-    results = [(text, api.fill(lm, text, args.top_k)) for text in args.texts]  # any bad text before any output
+    if args.backend == "onnx":
+        from .runtime import for_run
+
+        fill = for_run(args.run).fill
+    else:
+        lm = api.load(args.run, device=args.device, which=args.checkpoint)
+        fill = lambda text, top_k: api.fill(lm, text, top_k)  # noqa: E731
+    results = [(text, fill(text, args.top_k)) for text in args.texts]  # any bad text before any output
     for n, (text, fillers) in enumerate(results):
         if args.json:
             print(json.dumps({"text": text, "fillers": [dataclasses.asdict(f) for f in fillers]}, ensure_ascii=False))
@@ -660,16 +699,28 @@ def cmd_predict(args: argparse.Namespace) -> None:
     _require_task(args.run, args.checkpoint, "classify", "predict")
     if bool(args.texts) == bool(args.input):
         raise RnnkitError("give texts to label or --input FILE (one of them)")
-    clf = classify_api.load(args.run, device=args.device, which=args.checkpoint)
-    clf.config.predict = _use_options(clf.config.predict, args, "predict")
+    from functools import partial
+
+    if args.backend == "onnx":
+        from .classify.task import PredictConfig
+        from .runtime import for_run
+
+        clf = for_run(args.run)
+        use = _use_options(from_dict(PredictConfig, clf.data["config"]["predict"], "export"), args, "predict")
+        clf.batch_size = use.batch_size
+        read_input, predict = clf.read_input, clf.predict
+    else:
+        clf = classify_api.load(args.run, device=args.device, which=args.checkpoint)
+        use = clf.config.predict = _use_options(clf.config.predict, args, "predict")
+        read_input, predict = partial(classify_api.read_input, clf), partial(classify_api.predict, clf)
     if args.input:
-        examples = classify_api.read_input(clf, args.input)
+        examples = read_input(args.input)
         names, key = examples.ids, "id"
     else:
         if clf.kind != "text":
             raise RnnkitError("this model classifies numeric sequences; pass them with --input FILE")
         examples, names, key = list(args.texts), list(args.texts), "input"
-    for name, top in zip(names, classify_api.predict(clf, examples, clf.config.predict.top_k)):
+    for name, top in zip(names, predict(examples, use.top_k)):
         if args.json:
             print(json.dumps({key: name, "label": top[0][0], "probability": top[0][1],
                               "top": [{"label": lab, "probability": p} for lab, p in top]}))
@@ -687,30 +738,61 @@ def cmd_tag(args: argparse.Namespace) -> None:
         raise RnnkitError("give texts to tag or --input FILE (one of them)")
     if args.output is not None:
         check_writable(args.output, "--output")
-    tagger = tag_api.load(args.run, device=args.device, which=args.checkpoint)
-    tagger.config.tag = _use_options(tagger.config.tag, args, "tag")
+    from functools import partial
+
+    if args.backend == "onnx":
+        from .runtime import for_run
+        from .tag.task import TagConfig
+
+        exported = for_run(args.run)
+        tagger = types.SimpleNamespace(config=from_dict(TagConfig, exported.data["config"], "export"),
+                                       scheme=exported.scheme)  # what reading and writing the files need
+        use = _use_options(tagger.config.tag, args, "tag")
+        tag = partial(exported.tag, batch_size=use.batch_size)
+    else:
+        tagger = tag_api.load(args.run, device=args.device, which=args.checkpoint)
+        tagger.config.tag = _use_options(tagger.config.tag, args, "tag")
+        tag = partial(tag_api.tag, tagger)
     fmt = tag_io.input_format(args.input, args.format) if args.input else "text"
     sentences = tag_io.read_input(tagger, args.input, fmt) if args.input else tag_io.from_texts(args.texts)
-    text = tag_io.render(tagger, sentences, tag_api.tag(tagger, [s.tokens for s in sentences]), fmt, args.json)
+    text = tag_io.render(tagger, sentences, tag([s.tokens for s in sentences]), fmt, args.json)
     if args.output is None:
         print(text, end="")
     else:
         atomic_write_bytes(args.output, text.encode("utf-8"))
 
 
-def cmd_translate(args: argparse.Namespace) -> None:
+def _translator(args: argparse.Namespace):
+    """``--backend``'s ``(run's search settings, translate(sentences, search), plot(sentence, path))``."""
     from .translate import api as translate_api
 
+    if args.backend == "torch":
+        tr = translate_api.load(args.run, device=args.device, which=args.checkpoint)
+        return (tr.config.search, lambda sentences, search: translate_api.translate(tr, sentences, search),
+                lambda sentence, path: translate_api.plot_attention(tr, sentence, path))
+    from . import runtime
+
+    model = runtime.for_run(args.run)
+
+    def plot(sentence: str, path: Path) -> None:
+        greedy = model.translate([sentence], beam=1, n_best=1, attention=True)[0][0]
+        translate_api.draw_attention(model.pieces(sentence), greedy, path)
+
+    return model.search, lambda sentences, search: model.translate(sentences, **dataclasses.asdict(search)), plot
+
+
+def cmd_translate(args: argparse.Namespace) -> None:
     _require_task(args.run, args.checkpoint, "translate", "translate")
-    tr = translate_api.load(args.run, device=args.device, which=args.checkpoint)
-    search = _search_config(tr.config.search, overrides_from_args(args).get("search", {}))
+    run_search, translate, plot = _translator(args)
+    search = _search_config(run_search, overrides_from_args(args).get("search", {}))
     sentences = args.sentences or [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
     if not sentences:
         raise RnnkitError("no sentence to translate; pass sentences as arguments or one per line on standard input")
     if args.attention_plot is not None:
-        translate_api.plot_attention(tr, sentences[0], args.attention_plot)
+        plot(sentences[0], args.attention_plot)
         print(f"attention of sentence 1 (greedy) drawn to {args.attention_plot}", file=sys.stderr)
-    for source, hyps in zip(sentences, translate_api.translate(tr, sentences, search)):
+    results = translate(sentences, search)
+    for source, hyps in zip(sentences, results):
         if args.json:
             print(json.dumps({"source": source, "translations": [{"text": h.text, "score": h.score} for h in hyps]},
                              ensure_ascii=False))
@@ -725,10 +807,19 @@ def cmd_forecast(args: argparse.Namespace) -> None:
     from .forecast import api as forecast_api
 
     _require_task(args.run, args.checkpoint, "forecast", "forecast")
-    run = forecast_api.load(args.run, device=args.device, which=args.checkpoint)
-    use = _use_options(run.config.forecast, args, "forecast")
-    run.config.forecast = use  # e.g. --conformal-score
-    f = forecast_api.forecast(run, use.horizon, use.samples, intervals=use.intervals, levels=use.level_values)
+    if args.backend == "onnx":
+        from .forecast.task import ForecastUseConfig
+        from .runtime import for_run
+
+        run = for_run(args.run)
+        use = _use_options(from_dict(ForecastUseConfig, run.use, "export"), args, "forecast")
+        run.use = dataclasses.asdict(use)  # e.g. --conformal-score
+        f = run.forecast(use.horizon, use.samples, intervals=use.intervals, levels=use.level_values)
+    else:
+        run = forecast_api.load(args.run, device=args.device, which=args.checkpoint)
+        use = _use_options(run.config.forecast, args, "forecast")
+        run.config.forecast = use  # e.g. --conformal-score
+        f = forecast_api.forecast(run, use.horizon, use.samples, intervals=use.intervals, levels=use.level_values)
     rows = f.rows()
     if args.csv is not None:
         buf = io.StringIO()
@@ -756,11 +847,21 @@ def cmd_classify(args: argparse.Namespace) -> None:
     from .audio import api as audio_api
 
     _require_task(args.run, args.checkpoint, "audio", "classify")
-    clf = audio_api.load(args.run, device=args.device, which=args.checkpoint)
-    use = _use_options(clf.config.classify, args, "classify")
-    clf.config.classify = use
     files = audio_api.wav_paths(args.files)
-    for f, labels in zip(files, audio_api.classify(clf, files, use.top_k)):
+    if args.backend == "onnx":
+        from .audio.task import ClassifyConfig
+        from .runtime import for_run
+
+        exported = for_run(args.run)
+        use = _use_options(from_dict(ClassifyConfig, exported.defaults, "export"), args, "classify")
+        exported.defaults = dataclasses.asdict(use)
+        results = exported.classify(files, top_k=use.top_k)
+    else:
+        clf = audio_api.load(args.run, device=args.device, which=args.checkpoint)
+        use = _use_options(clf.config.classify, args, "classify")
+        clf.config.classify = use
+        results = audio_api.classify(clf, files, use.top_k)
+    for f, labels in zip(files, results):
         if args.json:
             for label, p in labels:
                 print(json.dumps({"file": str(f), "label": label, "probability": p}))

@@ -98,6 +98,13 @@ class CRNN(nn.Module):
         with ``members=True`` (the call of :class:`Ensemble`)."""
         if members:
             return self(feats, lengths)[None]
+        seq, lengths = self.convolve(feats, lengths)
+        out, _ = self.rnn(seq, lengths)  # (B, T', D*H)
+        return self.classify(out, lengths)
+
+    def convolve(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The blocks: ``feats (B, T, F)`` -> the recurrent layer's input ``(B, T', C*F')`` and its lengths
+        ``(B,)`` (at least 1)."""
         x = feats.unsqueeze(1)  # (B, 1, T, F)
         for i, b in enumerate(self.blocks):
             x = torch.relu(b["norm"](b["conv"](x)))
@@ -105,11 +112,12 @@ class CRNN(nn.Module):
             if i < self.cfg.time_pools:
                 lengths = lengths // 2
             x = x * time_mask(lengths, x.size(2))[:, None, :, None]
-        lengths = lengths.clamp(min=1)
         B, C, T, F = x.shape
-        seq = x.permute(0, 2, 1, 3).reshape(B, T, C * F)
-        out, _ = self.rnn(seq, lengths)  # (B, T, D*H)
-        mask = time_mask(lengths, T)
+        return x.permute(0, 2, 1, 3).reshape(B, T, C * F), lengths.clamp(min=1)
+
+    def classify(self, out: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The recurrent outputs ``(B, T', D*H)`` pooled over each clip's valid steps -> logits ``(B, classes)``."""
+        mask = time_mask(lengths, out.size(1))
         if self.score is not None:
             w = self.score(out).squeeze(-1).masked_fill(~mask, float("-inf")).softmax(dim=1)  # (B, T)
             pooled = (w.unsqueeze(-1) * out).sum(1)

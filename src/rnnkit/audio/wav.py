@@ -5,7 +5,9 @@ Every clip the audio task sees comes through :func:`read_wav`: whatever the file
 comes out as a float32 array of shape ``(samples,)`` at the rate the model was trained for, so
 features computed later never depend on how a clip happened to be recorded. Channels are
 averaged (a stereo recording of one voice is the same voice twice); rates are changed with
-:func:`resample`, a windowed-sinc filter written with torch (no torchaudio or scipy).
+:func:`resample`, a windowed-sinc filter (torch's ``conv1d``, or numpy for the torch-free
+runtime: :func:`resample_numpy`, the same filter; no torchaudio or scipy). The module imports torch
+only where it resamples a torch tensor or with torch.
 
 Files that cannot be used raise :class:`BadWavFile`, a :class:`RnnkitError` whose one-line
 message names the file and the fix; a data loader that skips bad files (``--skip-bad-files``)
@@ -20,13 +22,15 @@ from __future__ import annotations
 import functools
 import math
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 import numpy as np
 import soundfile as sf
-import torch
 
 from ..core.errors import RnnkitError
+
+if TYPE_CHECKING:
+    import torch
 
 #: Sample formats (libsndfile subtypes) read from WAV files, and what they are.
 SUPPORTED_SUBTYPES = {
@@ -49,7 +53,7 @@ MIN_SECONDS = 0.05
 SKIP = "remove it or pass --skip-bad-files"
 CONVERT = "convert it to 16-bit PCM WAV (e.g. ffmpeg -i IN -c:a pcm_s16le OUT.wav), remove it, or pass --skip-bad-files"
 
-A = TypeVar("A", np.ndarray, torch.Tensor)
+A = TypeVar("A", np.ndarray, "torch.Tensor")
 
 
 class BadWavFile(RnnkitError):
@@ -73,7 +77,7 @@ MAX_KERNEL = 2**24
 
 
 @functools.lru_cache(maxsize=16)
-def _sinc_kernel(up: int, down: int) -> tuple[torch.Tensor, int]:
+def _sinc_kernel(up: int, down: int) -> tuple[np.ndarray, int]:
     """Polyphase filter bank ``(up, 1, 2 * width + down)`` in float64, and the padding ``width``.
 
     Output sample ``q * up + j`` lies at input time ``q * down + j * down / up``; row ``j``
@@ -85,13 +89,20 @@ def _sinc_kernel(up: int, down: int) -> tuple[torch.Tensor, int]:
     width = math.ceil(half)
     if up * (2 * width + down) > MAX_KERNEL:
         raise ValueError(f"cannot resample by {up}/{down}: the filter bank would be too large")
-    taps = torch.arange(2 * width + down, dtype=torch.float64) - width
-    t = taps[None, :] - torch.arange(up, dtype=torch.float64)[:, None] * (down / up)
-    inside = t.abs() <= half
-    ratio = (1 - (t / half).clamp(-1, 1) ** 2).sqrt()
-    window = torch.special.i0(KAISER_BETA * ratio) / torch.special.i0(torch.tensor(KAISER_BETA, dtype=torch.float64))
-    sinc = 2 * cutoff * torch.sinc(2 * cutoff * t)  # unit gain at 0 Hz for each phase
+    taps = np.arange(2 * width + down, dtype=np.float64) - width
+    t = taps[None, :] - np.arange(up, dtype=np.float64)[:, None] * (down / up)
+    inside = np.abs(t) <= half
+    ratio = np.sqrt(1 - np.clip(t / half, -1, 1) ** 2)
+    window = np.i0(KAISER_BETA * ratio) / np.i0(KAISER_BETA)
+    sinc = 2 * cutoff * np.sinc(2 * cutoff * t)  # unit gain at 0 Hz for each phase
     return (sinc * window * inside)[:, None, :], width
+
+
+def _ratio(orig: int, new: int) -> tuple[int, int]:
+    if orig <= 0 or new <= 0:
+        raise ValueError(f"sample rates must be positive, got {orig} and {new}")
+    g = math.gcd(orig, new)
+    return new // g, orig // g
 
 
 def resampled_length(samples: int, orig: int, new: int) -> int:
@@ -110,23 +121,50 @@ def resample(x: A, orig: int, new: int) -> A:
     ``x`` itself is returned. Raises ``ValueError`` for rates whose reduced ratio is so
     unusual (e.g. 44101 -> 8000) that the filter bank would exceed :data:`MAX_KERNEL` taps.
     """
-    if orig <= 0 or new <= 0:
-        raise ValueError(f"sample rates must be positive, got {orig} and {new}")
+    up, down = _ratio(orig, new)
     if orig == new:
         return x
+    import torch
+
     is_numpy = isinstance(x, np.ndarray)
     t = torch.from_numpy(np.ascontiguousarray(x)) if is_numpy else x
     if not t.is_floating_point():
         t = t.to(torch.float32)
-    g = math.gcd(orig, new)
-    up, down = new // g, orig // g
     kernel, width = _sinc_kernel(up, down)
     shape, n = t.shape[:-1], t.shape[-1]
     flat = t.reshape(math.prod(shape), 1, n)
     flat = torch.nn.functional.pad(flat, (width, width + down))
-    y = torch.nn.functional.conv1d(flat, kernel.to(dtype=t.dtype, device=t.device), stride=down)
+    kernel = torch.from_numpy(kernel).to(dtype=t.dtype, device=t.device)
+    y = torch.nn.functional.conv1d(flat, kernel, stride=down)
     y = y.transpose(1, 2).reshape(*shape, -1)[..., : resampled_length(n, orig, new)]
     return y.numpy() if is_numpy else y
+
+
+def resample_numpy(x: np.ndarray, orig: int, new: int) -> np.ndarray:
+    """:func:`resample` of a numpy array ``(..., samples)`` in numpy alone (no torch): the same filter bank,
+    applied as one matrix product of the strided input windows ``(..., Q, taps)`` with it ``(taps, up)``;
+    equal to :func:`resample` up to float rounding (the sums run in another order)."""
+    up, down = _ratio(orig, new)
+    if orig == new:
+        return x
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float32)
+    kernel, width = _sinc_kernel(up, down)
+    shape, n = x.shape[:-1], x.shape[-1]
+    flat = np.pad(x.reshape(math.prod(shape), n), ((0, 0), (width, width + down)))
+    windows = np.lib.stride_tricks.sliding_window_view(flat, kernel.shape[-1], axis=-1)[:, ::down]  # (M, Q, taps)
+    y = windows @ kernel[:, 0, :].T.astype(x.dtype)  # (M, Q, up): phase j of output frame q
+    return y.reshape(*shape, -1)[..., : resampled_length(n, orig, new)]
+
+
+def _resample_no_grad(x: np.ndarray, orig: int, new: int) -> np.ndarray:
+    if orig == new:
+        return x
+    import torch
+
+    with torch.inference_mode():
+        return resample(x, orig, new)
 
 
 # -- files -----------------------------------------------------------------------------------
@@ -136,7 +174,8 @@ def _open_error(path: Path, e: Exception) -> BadWavFile:
     return BadWavFile(path, f"{path} is not a readable WAV file ({reason}); {SKIP}")
 
 
-def read_wav(path: str | Path, rate: int, min_samples: int | None = None) -> np.ndarray:
+def read_wav(path: str | Path, rate: int, min_samples: int | None = None,
+             resampler: Callable[[np.ndarray, int, int], np.ndarray] | None = None) -> np.ndarray:
     """Read a WAV file as a float32 mono wave ``(samples,)`` at ``rate`` Hz.
 
     Channels are averaged; other sample rates are resampled with :func:`resample`. Samples
@@ -144,7 +183,7 @@ def read_wav(path: str | Path, rate: int, min_samples: int | None = None) -> np.
     :class:`BadWavFile` for a missing, unreadable or non-WAV file, an unsupported sample
     format, and a clip that is empty, contains NaN/inf, is silent (peak below
     :data:`SILENCE_PEAK`) or shorter than ``min_samples`` at ``rate`` (default
-    :data:`MIN_SECONDS` seconds).
+    :data:`MIN_SECONDS` seconds). ``resampler``: :func:`resample` (default) or :func:`resample_numpy`.
     """
     if rate <= 0:
         raise ValueError(f"rate must be positive, got {rate}")
@@ -186,8 +225,7 @@ def read_wav(path: str | Path, rate: int, min_samples: int | None = None) -> np.
     if peak < SILENCE_PEAK:
         raise BadWavFile(path, f"{path} is silent (peak amplitude {peak:.1e} < {SILENCE_PEAK:g}); {SKIP}")
     try:
-        with torch.inference_mode():
-            wave = resample(wave, file_rate, rate)
+        wave = (resampler or _resample_no_grad)(wave, file_rate, rate)
     except ValueError:
         raise BadWavFile(
             path,

@@ -60,7 +60,7 @@ class TextEncoder:
             ids = self.vocab.encode(self.tokenizer.encode(t.lower() if self.cfg.lowercase else t), add_eos=False)
             if self.cfg.max_length:
                 ids = ids[:self.cfg.max_length]
-            out.append(np.array(ids or [self.vocab.index[UNK]], dtype=np.int64))
+            out.append(np.array(ids or [UNK], dtype=np.int64))
         return out
 
     def state(self) -> tuple[dict, bytes]:

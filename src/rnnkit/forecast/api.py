@@ -33,9 +33,11 @@ from ..core.trainer import Event, fit, resolve_device
 from . import baselines, metrics
 from .conformal import CALIBRATION_FILE, Bounds, Calibration, spread
 from .model import Forecaster
-from .series import Frequency, Series, read_series
-from .task import (KIND, ForecastConfig, ForecastTask, Layout, Prepared, config_from_meta, features, layout,
-                   make_windows, training_starts, window_starts)
+from .rollout import (Forecast, Prepared, bounds, check_history, choose, features, from_end, percents, predict,
+                      series_from_json, series_json)
+from .series import Series, read_series
+from .task import (KIND, ForecastConfig, ForecastTask, Layout, config_from_meta, layout, make_windows, training_starts,
+                   window_starts)
 from .transforms import ColumnScaler, Transform
 
 SERIES_FILE = "series.json"
@@ -65,33 +67,6 @@ class ForecastRun:
 
 
 @dataclass
-class Forecast:
-    """Forecasts in the original units, shape ``(H,)`` each, with central intervals ``bounds[level] =
-    (lower, upper)`` for each level (a percentage), from the model's distribution or conformal (``method``)."""
-
-    dates: np.ndarray
-    point: np.ndarray
-    bounds: Bounds
-    method: str = "model"
-
-    # the default levels by their old names
-    lo80 = property(lambda self: self.bounds[80][0])
-    hi80 = property(lambda self: self.bounds[80][1])
-    lo95 = property(lambda self: self.bounds[95][0])
-    hi95 = property(lambda self: self.bounds[95][1])
-
-    def rows(self) -> list[dict]:
-        """One dict per step: ``date``, ``forecast``, then ``lo80``, ``hi80``, ... per level."""
-        rows = []
-        for i, (d, p) in enumerate(zip(self.dates, self.point)):
-            row = {"date": str(d), "forecast": float(p)}
-            for level, (lo, hi) in self.bounds.items():
-                row[f"lo{level:g}"], row[f"hi{level:g}"] = float(lo[i]), float(hi[i])
-            rows.append(row)
-        return rows
-
-
-@dataclass
 class Evaluation:
     split: str
     scores: dict[str, float]  # mae, rmse, smape, mase, coverageL, msisL per level (means over the split's origins)
@@ -110,23 +85,6 @@ class Evaluation:
                 "horizon": self.horizon, "season": self.season, "baselines": self.baselines}
 
 
-# -- the series in a run -----------------------------------------------------------------------
-def _series_json(s: Series) -> dict:
-    f = s.frequency
-    return {"name": s.name, "dates": [str(d) for d in s.dates], "values": s.values.tolist(),
-            "covariates": s.covariates.tolist(), "covariate_names": s.covariate_names,
-            "frequency": {"name": f.name, "step": int(f.step.astype(np.int64)), "unit": np.datetime_data(f.step.dtype)[0],
-                          "season": f.season, "day": f.day}, "report": s.report}
-
-
-def _series_from_json(d: dict) -> Series:
-    f = d["frequency"]
-    freq = Frequency(f["name"], np.timedelta64(f["step"], f["unit"]), f["season"], f["day"])
-    cov = np.array(d["covariates"], dtype=np.float64).reshape(len(d["values"]), len(d["covariate_names"]))
-    return Series(np.array(d["dates"], dtype="datetime64"), np.array(d["values"], dtype=np.float64), cov,
-                  d["covariate_names"], d["name"], freq, d["report"])
-
-
 # -- training ----------------------------------------------------------------------------------
 def train(config: ForecastConfig, out: str | Path, *, resume: bool = False, overwrite: bool = False,
           on_event: Callable[[Event], None] | None = None, stop_after: int | None = None,
@@ -140,7 +98,7 @@ def train(config: ForecastConfig, out: str | Path, *, resume: bool = False, over
     device = distributed.setup(config.train, distributed.identity(config, out, resume))
     distributed.main_first(lambda: rundir.check_target(out, resume, overwrite))
     if resume:
-        series = _series_from_json(read_json(out / SERIES_FILE))
+        series = series_from_json(read_json(out / SERIES_FILE))
     else:
         series = series if series is not None else read_series(config.data)
     # everything that can reject the data happens before the run directory is touched
@@ -158,7 +116,7 @@ def train(config: ForecastConfig, out: str | Path, *, resume: bool = False, over
     def write_run() -> None:  # rank 0 (the only process without torchrun)
         if not resume:
             with rundir.preparing(out) as tmp:
-                write_json(tmp / SERIES_FILE, _series_json(series))
+                write_json(tmp / SERIES_FILE, series_json(series))
         write_json(out / rundir.CONFIG_FILE, dataclasses.asdict(config))
 
     distributed.main_first(write_run)
@@ -240,7 +198,7 @@ def load(path: str | Path, device: str = "cpu", which: str = "best") -> Forecast
     run_dir = ckpt.parent
     if not (run_dir / SERIES_FILE).is_file():
         raise RnnkitError(f"{run_dir} has no {SERIES_FILE}; a forecast run keeps its series beside its checkpoints")
-    series = _series_from_json(read_json(run_dir / SERIES_FILE))
+    series = series_from_json(read_json(run_dir / SERIES_FILE))
     n_in = len(meta["features"])
     n_future = n_in - 1 - series.covariates.shape[1]
     model = Forecaster(cfg.model, lay.window, lay.horizon, n_in, n_future)
@@ -256,70 +214,47 @@ def prepare_features(run: ForecastRun, series: Series) -> Prepared:
     return features(run.transform, run.covariate_scaler, series, run.config.transform.calendar)
 
 
-def _distribution(run: ForecastRun, w: dict[str, torch.Tensor], probs: list[float], samples: int,
+def _distribution(run: ForecastRun, w: dict[str, np.ndarray], probs: list[float], samples: int,
                   seed: int) -> dict[str, np.ndarray]:
-    """Point forecast ``(N, H)`` and quantiles at ``probs`` ``(N, H, Q)`` in the model's space, ``base`` added
-    back; an autoregressive decoder's quantiles are those of its sampled paths ``(N, S, H)`` (also returned)."""
+    """Point forecast ``(N, H)`` and quantiles at ``probs`` ``(N, H, Q)`` in the model's space, relative to the
+    windows' ``base``; an autoregressive decoder's quantiles are those of its sampled paths ``(N, S, H)`` (also
+    returned). ``w``: :func:`rollout.window_arrays`'s windows."""
     m, lik = run.model, run.config.model.likelihood
-    past, future = w["past"].to(run.device), w["future"].to(run.device)
-    base = w["base"].numpy()[:, None]
+    past, future = torch.from_numpy(w["past"]).to(run.device), torch.from_numpy(w["future"]).to(run.device)
     p = torch.tensor(probs, device=run.device)
     with torch.no_grad():
         out = m(past, future)
-        point = Forecaster.point(out, lik).cpu().numpy() + base
+        point = Forecaster.point(out, lik).cpu().numpy()
         if run.config.model.decoder == "autoregressive":
             g = torch.Generator(device=run.device).manual_seed(seed)
             paths = m.generate(past, future, samples=samples, generator=g)  # (N, S, H)
             q = torch.quantile(paths, p, dim=1).permute(1, 2, 0)  # (N, H, Q)
-            return {"point": point, "q": q.cpu().numpy() + base[:, :, None], "paths": paths.cpu().numpy() + base[:, :, None]}
-        q = Forecaster.quantiles(out, lik, p).cpu().numpy() + base[:, :, None]
+            return {"point": point, "q": q.cpu().numpy(), "paths": paths.cpu().numpy()}
+        q = Forecaster.quantiles(out, lik, p).cpu().numpy()
     return {"point": point, "q": q}
 
 
-def _predict(run: ForecastRun, series: Series, prep: Prepared, starts: np.ndarray, percents: tuple[float, ...],
+def _predict(run: ForecastRun, series: Series, prep: Prepared, starts: np.ndarray, percents_: tuple[float, ...],
              samples: int, seed: int) -> dict:
-    """Forecasts from window ``starts`` of ``prep`` (the features of ``series``) in original units: ``point``
-    and each quantile in ``percents`` (keyed by the percentage), ``(N, H)`` each; every row continues its own
-    history. Differenced autoregressive forecasts integrate whole sampled paths, then take quantiles."""
-    w = make_windows(prep, run.layout, starts)
-    probs = [p / 100 for p in percents]
-    z = _distribution(run, w, probs, samples, seed)
-    histories = [series.values[:s + prep.lost] for s in starts]
-    inv = run.transform.inverse
-    out = {"point": np.stack([inv(z["point"][i], h) for i, h in enumerate(histories)])}
-    q = np.stack([[inv(z["q"][i, :, j], h) for j in range(len(probs))] for i, h in enumerate(histories)])  # (N, Q, H)
-    if "paths" in z and run.transform.lost:
-        q = np.stack([np.quantile(inv(z["paths"][i], h), probs, axis=0) for i, h in enumerate(histories)])
-    out.update({pc: q[:, j] for j, pc in enumerate(percents)})
-    return out
-
-
-def _percents(levels: tuple[float, ...]) -> tuple[float, ...]:
-    """The quantiles (percentages) the intervals at ``levels`` need, with the 80% interval's (the spread)."""
-    return tuple(sorted({10.0, 90.0} | {50 - lv / 2 for lv in levels} | {50 + lv / 2 for lv in levels}))
+    """Forecasts from window ``starts`` of ``prep`` in original units (see :func:`rollout.predict`)."""
+    return predict(run.transform, series, prep, run.layout.window, run.layout.horizon, starts, percents_,
+                   lambda w, probs: _distribution(run, w, probs, samples, seed))
 
 
 def _bounds(run: ForecastRun, pred: dict, levels: tuple[float, ...], method: str) -> Bounds:
     """Central intervals at ``levels`` from ``_predict``'s output, the model's own or conformal."""
-    if method == "model":
-        return {lv: (pred[50 - lv / 2], pred[50 + lv / 2]) for lv in levels}
-    if run.calibration is None:
-        raise RnnkitError(f"{run.source.parent} has no {CALIBRATION_FILE} for conformal intervals (it was trained "
-                          f"with --intervals model, or before rnnkit had them); use --intervals model, or train again")
-    return run.calibration.intervals(pred["point"], spread(pred[10.0], pred[90.0]), levels,
-                                     run.config.forecast.conformal_score)
+    return bounds(pred, levels, method, run.calibration, run.config.forecast.conformal_score, str(run.source.parent))
 
 
 def _use(run: ForecastRun, intervals: str | None, levels: tuple[float, ...] | None) -> tuple[str, tuple[float, ...]]:
-    use = run.config.forecast
-    if intervals not in (None, "model", "conformal"):
-        raise RnnkitError(f"--intervals must be model or conformal, got {intervals!r}")
-    return intervals or use.intervals, tuple(levels) if levels else use.level_values
+    return choose(intervals, levels, run.config.forecast.intervals, run.config.forecast.level_values)
 
 
 def forecast(run: ForecastRun, horizon: int | None = None, samples: int | None = None, seed: int = 0,
-             intervals: str | None = None, levels: tuple[float, ...] | None = None) -> Forecast:
-    """Forecast ``horizon`` steps (default: the model's) after the last point of the run's series, with
+             intervals: str | None = None, levels: tuple[float, ...] | None = None,
+             history: Series | None = None) -> Forecast:
+    """Forecast ``horizon`` steps (default: the model's) after the last point of the run's series (or of
+    ``history``, a series of the same columns and frequency), with
     central intervals at ``levels`` (default: the run's ``--levels``) made as ``intervals`` says
     (``model`` or ``conformal``; default: the run's ``--intervals``).
 
@@ -331,31 +266,12 @@ def forecast(run: ForecastRun, horizon: int | None = None, samples: int | None =
         raise RnnkitError(f"--horizon must be at least 1, got {H}")
     samples = samples or run.config.forecast.samples
     method, levels = _use(run, intervals, levels)
-    series = run.series
-    points, parts = [], {lv: ([], []) for lv in levels}
-    done = 0
-    while done < H:
-        future_dates = series.frequency.next_dates(series.dates[-1], run.layout.horizon)
-        # placeholders for the future values: only the calendar of those steps is read
-        ext = prepare_features(run, _extend(series, future_dates, np.full(run.layout.horizon, series.values[-1])))
-        pred = _predict(run, series, ext, np.array([len(series) - ext.lost]), _percents(levels), samples, seed)
-        points.append(pred["point"][0])
-        for lv, (lo, hi) in _bounds(run, pred, levels, method).items():
-            parts[lv][0].append(lo[0])
-            parts[lv][1].append(hi[0])
-        series = _extend(series, future_dates, pred["point"][0])
-        done += run.layout.horizon
-    all_dates = np.concatenate([run.series.dates, series.dates[len(run.series):]])[len(run.series):len(run.series) + H]
-    bounds = {lv: (np.concatenate(lo)[:H], np.concatenate(hi)[:H]) for lv, (lo, hi) in parts.items()}
-    return Forecast(all_dates, np.concatenate(points)[:H], bounds, method)
-
-
-def _extend(series: Series, dates: np.ndarray, values: np.ndarray) -> Series:
-    """The series continued by ``values`` at ``dates`` (covariates held at their last values)."""
-    cov = np.concatenate([series.covariates, np.repeat(series.covariates[-1:], len(values), axis=0)]) \
-        if series.covariates.shape[1] else np.zeros((len(series) + len(values), 0))
-    return Series(np.concatenate([series.dates, dates.astype(series.dates.dtype)]),
-                  np.concatenate([series.values, values]), cov, series.covariate_names, series.name, series.frequency)
+    series = run.series if history is None else check_history(history, run.layout.window, run.transform.lost)
+    dates, point, bounds_ = from_end(
+        series, run.layout.horizon, H, levels, lambda s: prepare_features(run, s),
+        lambda s, prep, starts: _predict(run, s, prep, starts, percents(levels), samples, seed),
+        lambda pred: _bounds(run, pred, levels, method))
+    return Forecast(dates, point, bounds_, method)
 
 
 def origins(run: ForecastRun, prep: Prepared, split: str) -> np.ndarray:
@@ -391,7 +307,7 @@ def evaluate(run: ForecastRun, split: str = "test", season: int | None = None, i
     method, levels = _use(run, intervals, levels)
     prep = prepare_features(run, series)
     starts = origins(run, prep, split)
-    pred = _predict(run, series, prep, starts, _percents(levels), run.config.forecast.samples, 0)
+    pred = _predict(run, series, prep, starts, percents(levels), run.config.forecast.samples, 0)
     bounds = _bounds(run, pred, levels, method)
     insample = series.values[:lay.train_end]
     extra = baselines.statsforecast_models(baselines.statsforecast_season(m)) if with_baselines else {}

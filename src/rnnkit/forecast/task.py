@@ -31,8 +31,9 @@ from ..core.errors import RnnkitError
 from ..core.trainer import TrainConfig
 from .conformal import SCORES, CalibrationConfig
 from .model import ForecastModelConfig, Forecaster
-from .series import Frequency, Series, SeriesConfig, calendar_features
-from .transforms import ColumnScaler, Transform, TransformConfig
+from .rollout import Prepared, features, window_arrays
+from .series import Frequency, SeriesConfig
+from .transforms import TransformConfig
 
 KIND = "forecast"
 
@@ -165,37 +166,6 @@ def layout(cfg: ForecastConfig, length: int, frequency: Frequency) -> Layout:
 
 
 # -- features and windows ----------------------------------------------------------------------
-@dataclass
-class Prepared:
-    """A series in the model's space, ready to cut into windows.
-
-    ``inputs (T', F)``: per step the transformed target, the scaled covariates and the calendar;
-    ``future (T', K)``: the calendar alone (known for forecast steps); ``T' = T - lost``.
-    Index ``i`` in this space is point ``i + lost`` of the original series.
-    """
-
-    inputs: np.ndarray
-    future: np.ndarray
-    lost: int
-    feature_names: list[str]
-
-
-def features(transform: Transform, covariate_scaler: ColumnScaler, series: Series, calendar: bool) -> Prepared:
-    z = transform.forward(series.values)  # (T - lost,)
-    lost = transform.lost
-    cols, names = [z[:, None]], [series.name]
-    if series.covariates.shape[1]:
-        cols.append(covariate_scaler(series.covariates)[lost:])
-        names += series.covariate_names
-    cal = np.zeros((len(z), 0))
-    if calendar:
-        cal, cal_names = calendar_features(series.dates, series.frequency)
-        cal = cal[lost:]
-        cols.append(cal)
-        names += cal_names
-    return Prepared(np.concatenate(cols, axis=1), cal, lost, names)
-
-
 def window_starts(prep: Prepared, lay: Layout, part: str) -> np.ndarray:
     """Indices ``e`` (in the model's space) of the first target step of each window of ``part``."""
     W, H, lost = lay.window, lay.horizon, prep.lost
@@ -222,20 +192,7 @@ def make_windows(prep: Prepared, lay: Layout, starts: np.ndarray) -> dict[str, t
 
     The target channel of ``past`` and ``target`` are relative to ``base``, the last input value.
     """
-    W, H = lay.window, lay.horizon
-    x, fut = prep.inputs, prep.future
-    idx = starts[:, None] + np.arange(-W, 0)[None]  # (N, W)
-    past = x[idx].copy()
-    base = past[:, -1, 0].copy()
-    past[:, :, 0] -= base[:, None]
-    tidx = starts[:, None] + np.arange(H)[None]
-    valid = tidx < len(x)
-    target = np.where(valid, x[np.minimum(tidx, len(x) - 1), 0], np.nan) - base[:, None]
-    future = np.zeros((len(starts), H, fut.shape[1]))
-    if fut.shape[1]:
-        future = fut[np.minimum(tidx, len(x) - 1)]
-    f32 = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731
-    return {"past": f32(past), "future": f32(future), "target": f32(target), "base": f32(base)}
+    return {k: torch.from_numpy(v) for k, v in window_arrays(prep, lay.window, lay.horizon, starts).items()}
 
 
 class ForecastTask:

@@ -15,6 +15,8 @@ which on a CPU cost a fraction of a one-step call of the fused layer (used by de
 
 from __future__ import annotations
 
+from copy import deepcopy
+
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -101,15 +103,24 @@ def reorder(state: State, index: torch.Tensor) -> State:
     return state.index_select(1, index)
 
 
-def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+def reversal(lengths: torch.Tensor, steps: int) -> torch.Tensor:
+    """The time index ``(B, S)`` that reverses each row's first ``lengths[b]`` of ``steps`` steps."""
+    positions = torch.arange(steps, device=lengths.device)[None]  # (1, S)
+    last = lengths[:, None] - 1  # (B, 1)
+    return torch.where(positions <= last, last - positions, positions)
+
+
+def reverse_padded(x: torch.Tensor, lengths: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
     """Reverse each row's first ``lengths[b]`` steps of ``x (B, S, ...)``; padding stays at the end.
 
-    Its own inverse. Plain gather and comparison ops, so a graph that uses it exports to ONNX.
+    Its own inverse. Plain gather and comparison ops, so a graph that uses it exports to ONNX. ``index``:
+    ``reversal(lengths, S)`` made once from a graph input; the ONNX exporter fixes the time axis of a
+    recurrent layer's output to the traced length (pytorch#191855), so no shape is read from ``x`` but its
+    feature sizes.
     """
-    steps = torch.arange(x.size(1), device=x.device)[None]  # (1, S)
-    last = lengths.to(x.device)[:, None] - 1  # (B, 1)
-    index = torch.where(steps <= last, last - steps, steps)  # (B, S)
-    return x.gather(1, index.view(*index.shape, *([1] * (x.dim() - 2))).expand_as(x))
+    if index is None:
+        index = reversal(lengths.to(x.device), x.size(1))
+    return x.gather(1, index.view(*index.shape, *([1] * (x.dim() - 2))).expand(*index.shape, *x.shape[2:]))
 
 
 class PaddedStack(nn.Module):
@@ -132,12 +143,70 @@ class PaddedStack(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        index = reversal(lengths.to(x.device), x.size(1))  # from the input: see reverse_padded
         for k, fwd in enumerate(self.forward_layers):
             if k:
                 x = self.drop(x)
             if self.backward_layers is None:
                 x = fwd(x)[0]
                 continue
-            back = reverse_padded(self.backward_layers[k](reverse_padded(x, lengths))[0], lengths)
+            back = reverse_padded(self.backward_layers[k](reverse_padded(x, lengths, index))[0], lengths, index)
             x = torch.cat([fwd(x)[0], back], dim=-1)
         return x
+
+
+def unpacked(stack: RecurrentStack) -> PaddedStack:
+    """A ``PaddedStack`` with the weights of ``stack`` (a copy, in eval mode): the same outputs at the valid
+    positions, computed without packing, so that an export of it runs on padded batches."""
+    rnn = stack.rnn
+    padded = PaddedStack(stack.cell, rnn.input_size, stack.hidden_size, stack.layers, 0.0, stack.directions == 2)
+    params = dict(rnn.named_parameters())
+    directions = [padded.forward_layers] + ([padded.backward_layers] if padded.backward_layers is not None else [])
+    for suffix, layers in zip(("", "_reverse"), directions):
+        for k, layer in enumerate(layers):
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                getattr(layer, f"{name}_l0").data.copy_(params[f"{name}_l{k}{suffix}"].detach())
+    return padded.to(next(rnn.parameters()).device).eval()
+
+
+def padded_final(outputs: torch.Tensor, lengths: torch.Tensor, directions: int) -> torch.Tensor:
+    """The top layer's final hidden state of every direction from a ``PaddedStack``'s ``outputs (B, S, D*H)``:
+    ``(B, D*H)``, as ``RecurrentStack.last_layer_final`` gives it (forward: the last valid step; backward:
+    the first step, where it ends)."""
+    last = (lengths.to(outputs.device) - 1).view(-1, 1, 1).expand(-1, 1, outputs.size(-1))
+    final = outputs.gather(1, last)[:, 0]  # (B, D*H)
+    if directions == 1:
+        return final
+    half = outputs.size(-1) // 2
+    return torch.cat([final[:, :half], outputs[:, 0, half:]], dim=-1)
+
+
+PINNED = 1e4  # a gate pre-activation whose sigmoid is 0 or 1 in float32
+
+
+def tanh_as_gru(rnn: nn.RNN) -> nn.GRU:
+    """A one-layer tanh ``nn.RNN`` as an ``nn.GRU`` with the same numbers (to 1e-7): its reset gate pinned
+    open and its update gate shut, so ``h' = tanh(W_ih x + b_ih + W_hh h + b_hh)``. The ONNX exporter
+    writes ``nn.GRU`` as a GRU node with a free time axis but unrolls ``nn.RNN`` over the traced length."""
+    H = rnn.hidden_size
+    gru = nn.GRU(rnn.input_size, H, 1, batch_first=rnn.batch_first).to(rnn.weight_ih_l0.device)
+    with torch.no_grad():  # PyTorch's gate order: reset, update, new
+        for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+            target = getattr(gru, name)
+            target.zero_()
+            target[2 * H:] = getattr(rnn, name)
+        gru.bias_ih_l0[:H] = PINNED
+        gru.bias_ih_l0[H:2 * H] = -PINNED
+    return gru.eval()
+
+
+def exportable(stack: PaddedStack) -> PaddedStack:
+    """``stack`` itself, or for a tanh RNN a copy whose layers are ``tanh_as_gru`` (see there)."""
+    layers = list(stack.forward_layers) + list(stack.backward_layers or [])
+    if not any(isinstance(layer, nn.RNN) and layer.mode == "RNN_TANH" for layer in layers):
+        return stack
+    copy = deepcopy(stack)
+    for group in (copy.forward_layers, copy.backward_layers or []):
+        for k, layer in enumerate(group):
+            group[k] = tanh_as_gru(layer)
+    return copy.eval()

@@ -32,7 +32,7 @@ from ..core.rundir import BEST, LAST
 from ..core.tensorboard import TensorBoardLog
 from ..core import trainer
 from ..core.trainer import Event, FitResult, MetricsLog, fit, resolve_device
-from .vocab import Vocab
+from .vocab import Vocab, default_prime
 
 @dataclass
 class TrainResult(trainer.TrainResult):
@@ -200,20 +200,18 @@ def _saved_model(cfg: LMConfig, vocab_size: int, tensors: dict[str, torch.Tensor
     return model
 
 
-def default_prime(vocab: Vocab) -> list[int]:
-    """Where generation starts without a prime: a line break or space (not printed)."""
-    for t in ("\n", " "):
-        if t in vocab.index:
-            return [vocab.index[t]]
-    return [0]
-
-
 def training_tokens(lm: LoadedModel) -> np.ndarray | None:
     """The training split of the run ``lm`` was loaded from, or None if that run is not at hand."""
     run = lm.source.parent
-    if not (run / textdata.TOKENS_FILE).is_file():
-        return None
-    return textdata.open_prepared(run, lm.vocab).part("train")
+    return run_training_tokens(run, lm.vocab) if (run / textdata.TOKENS_FILE).is_file() else None
+
+
+def run_training_tokens(run: str | Path, vocab: Vocab) -> np.ndarray:
+    """The training split of the run directory ``run`` (sample statistics compare samples with it)."""
+    if not (Path(run) / textdata.TOKENS_FILE).is_file():
+        raise RnnkitError("sample statistics compare samples with the training text; pass the run directory, "
+                          "not a checkpoint copied out of it")
+    return textdata.open_prepared(Path(run), vocab).part("train")
 
 
 def _generate(lm: LoadedModel, cfg: SampleConfig) -> tuple[list[str], list[list[int]]]:
@@ -242,15 +240,16 @@ def sample(lm: LoadedModel, cfg: SampleConfig | None = None) -> list[str]:
 
 def sample_with_stats(lm: LoadedModel, cfg: SampleConfig | None = None) -> tuple[list[str], textstats.SampleStats]:
     """Samples plus how much of them is copied from the training text and how varied they are."""
-    train = training_tokens(lm)
-    if train is None:
-        raise RnnkitError("sample statistics compare samples with the training text; pass the run directory, "
-                          "not a checkpoint copied out of it")
+    train = run_training_tokens(lm.source.parent, lm.vocab)
     texts, outs = _generate(lm, cfg or lm.config.sample)
-    lengths = textstats.MEMO_LENGTHS if lm.vocab.level == "char" else textstats.MEMO_WORDS
-    stats = textstats.sample_stats(textstats.NGramIndex(train), [np.array(o) for o in outs],
-                                   [lm.vocab.decode(o) for o in outs], lengths)
-    return texts, stats
+    return texts, generated_stats(lm.vocab, train, outs)
+
+
+def generated_stats(vocab: Vocab, train: np.ndarray, outs) -> textstats.SampleStats:
+    """Memorization and diversity of generated ids ``outs`` (one list per sample, prime excluded)."""
+    lengths = textstats.MEMO_LENGTHS if vocab.level == "char" else textstats.MEMO_WORDS
+    return textstats.sample_stats(textstats.NGramIndex(train), [np.array(o) for o in outs],
+                                  [vocab.decode(o) for o in outs], lengths)
 
 
 def num_parameters(lm: LoadedModel) -> int:

@@ -29,7 +29,6 @@ one word for a word-level model, one character for a character-level model.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,10 +38,9 @@ from torch.nn import functional as F
 
 from . import evaluation
 from ..core.errors import RnnkitError
+from .blanks import BLANK, Filler, around_blank, rank  # noqa: F401 (BLANK, Filler: part of this module's API)
 from .rnn_lm import FUSED, RNNConfig, RNNLanguageModel
 from .vocab import Vocab
-
-BLANK = re.compile(r"_{3,}")
 MAX_LOGITS = 1 << 24  # logits held at once while scoring
 
 
@@ -211,33 +209,12 @@ def evaluate(model: InfillModel, tokens: np.ndarray, length: int, device: torch.
 
 
 # -- filling a blank -------------------------------------------------------------------------
-@dataclass
-class Filler:
-    token: str
-    probability: float
-    text: str  # the text with the blank replaced by the token
-
-
 @torch.inference_mode()
 def fill(model: InfillModel, vocab: Vocab, text: str, top_k: int, context: int,
          device: torch.device | str = "cpu") -> list[Filler]:
     """The ``top_k`` most likely tokens for the one blank (``___``) of ``text``, best first, with
     their probabilities; ``<unk>`` is never proposed. Each side is read up to ``context`` tokens."""
-    if top_k < 1:
-        raise RnnkitError(f"--top-k: must be at least 1, got {top_k}")
-    blanks = list(BLANK.finditer(text))
-    if not blanks:
-        raise RnnkitError(f"the text {text!r} has no blank; mark the missing "
-                          f"{'word' if vocab.level == 'word' else 'character'} with ___ (three underscores)")
-    if len(blanks) > 1:
-        raise RnnkitError(f"the text {text!r} has {len(blanks)} blanks; fill one ___ at a time")
-    head, tail = text[: blanks[0].start()], text[blanks[0].end() :]
-    left = vocab.encode(head, "the text")[-context:] if context else []
-    right = vocab.encode(tail, "the text")[:context]
-    row = torch.tensor([left + [0] + right], device=device)  # the token at the blank is never read
-    probs = F.softmax(model(row)[0, len(left)].float(), -1)
-    if vocab.unk is not None:
-        probs[vocab.index[vocab.unk]] = -1.0  # out of the ranking
-    k = min(top_k, len(vocab) - (vocab.unk is not None))
-    values, ids = probs.topk(k)
-    return [Filler(vocab.tokens[i], p, head + vocab.tokens[i] + tail) for p, i in zip(values.tolist(), ids.tolist())]
+    blank = around_blank(vocab, text, top_k, context)
+    row = torch.tensor([blank.row()], device=device)  # the token at the blank is never read
+    probs = F.softmax(model(row)[0, len(blank.left)].float(), -1)
+    return rank(probs.cpu().numpy(), vocab, blank, top_k)

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-import torch
 
 from ..core.config import check_choices, option, require
 from ..core.errors import RnnkitError
@@ -209,7 +208,19 @@ class NGramModel:
     # -- the model call -----------------------------------------------------------------------
 
     def __call__(self, tokens: torch.Tensor, state=None) -> tuple[torch.Tensor, NGramState]:
-        """``tokens (B, T)`` int64, ``state`` or None -> ``(log-probs (B, T, V), state)``.
+        """``tokens (B, T)`` int64, ``state`` or None -> ``(log-probs (B, T, V), state)``: :meth:`predict`
+        on tensors (a ``(B, N-1)`` tensor of tokens is accepted as the state too)."""
+        import torch
+
+        assert tokens.dim() == 2, f"tokens must be (B, T), got {tuple(tokens.shape)}"
+        if torch.is_tensor(state):
+            state = state.detach().cpu().numpy()
+        out, state = self.predict(tokens.detach().cpu().numpy(), state)
+        out = torch.from_numpy(out)
+        return (out if tokens.device.type == "cpu" else out.to(tokens.device)), state
+
+    def predict(self, tokens: np.ndarray, state=None) -> tuple[np.ndarray, NGramState]:
+        """``tokens (B, T)`` int64, ``state`` or None -> ``(log-probs (B, T, V) float32, state)``.
 
         Position t is the distribution of the token after ``tokens[:, t]``::
 
@@ -218,28 +229,25 @@ class NGramModel:
              ^^^^^^^^ context of the prediction at t = 0: (-1, a, b)
 
         The state is an :class:`NGramState` (the last N-1 tokens of each row; a ``(B, N-1)``
-        tensor or array of them is accepted too). Calls predicting at most ``SMALL_CALL``
-        positions (generation) carry each row's context along (``ngram_steps.py``); larger
-        ones look every context up at once.
+        array of them is accepted too). Calls predicting at most ``SMALL_CALL`` positions
+        (generation) carry each row's context along (``ngram_steps.py``); larger ones look every
+        context up at once. Needs numpy only (the torch-free runtime mixes with it).
         """
-        assert tokens.dim() == 2, f"tokens must be (B, T), got {tuple(tokens.shape)}"
+        assert tokens.ndim == 2, f"tokens must be (B, T), got {tokens.shape}"
         B, T = tokens.shape
         N, V = self.cfg.order, self.vocab_size
         if state is None:
             state = NGramState(((-1,) * (N - 1),) * B, ((0,) + (-1,) * (N - 1),) * B)
         elif not isinstance(state, NGramState):
-            prev = state.detach().cpu().numpy() if torch.is_tensor(state) else np.asarray(state)
-            state = NGramState(tuple(map(tuple, prev.astype(np.int64).reshape(B, N - 1).tolist())))
+            state = NGramState(tuple(map(tuple, np.asarray(state).astype(np.int64).reshape(B, N - 1).tolist())))
         assert len(state.tokens) == B, f"the state has {len(state.tokens)} rows, not {B}"
         if 0 < B * T <= SMALL_CALL:
-            out, state = self._stepper(tokens.tolist(), state)
-        else:
-            x = tokens.detach().cpu().numpy().astype(np.int64)
-            full = np.concatenate([np.array(state.tokens, np.int64).reshape(B, N - 1), x], axis=1)  # (B, N-1+T)
-            window = np.arange(T)[:, None] + np.arange(1, N)[None, :]  # (T, N-1) positions in full
-            out = torch.from_numpy(self.log_probs(full[:, window].reshape(B * T, N - 1)).reshape(B, T, V))
-            state = NGramState(tuple(map(tuple, full[:, full.shape[1] - (N - 1) :].tolist())))
-        return (out if tokens.device.type == "cpu" else out.to(tokens.device)), state
+            return self._stepper(tokens.tolist(), state)
+        x = np.asarray(tokens, np.int64)
+        full = np.concatenate([np.array(state.tokens, np.int64).reshape(B, N - 1), x], axis=1)  # (B, N-1+T)
+        window = np.arange(T)[:, None] + np.arange(1, N)[None, :]  # (T, N-1) positions in full
+        out = self.log_probs(full[:, window].reshape(B * T, N - 1)).reshape(B, T, V)
+        return out, NGramState(tuple(map(tuple, full[:, full.shape[1] - (N - 1) :].tolist())))
 
     def clear_cache(self) -> None:
         """Forget the distributions memoized by small calls (a new process starts without them)."""
@@ -264,22 +272,32 @@ class NGramModel:
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The count tables as int64 tensors (names say which count: raw or continuation)."""
+        import torch
+
+        return {name: torch.from_numpy(a) for name, a in self.arrays().items()}
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The count tables as int64 arrays, by the names of :meth:`state_dict`."""
         arrays = {f"keys.{n}": self.keys[n] for n in range(2, self.cfg.order + 1)}
         names = self._tensor_names()[self.cfg.order - 1 :]
         arrays.update({name: self.counts[n] for n, name in enumerate(names, start=1)})
-        return {name: torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64)) for name, a in arrays.items()}
+        return {name: np.ascontiguousarray(a, dtype=np.int64) for name, a in arrays.items()}
 
     def load_state_dict(self, tensors: dict[str, torch.Tensor]) -> None:
+        self.load_arrays({name: t.cpu().numpy() for name, t in tensors.items()})
+
+    def load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Take the count tables of :meth:`arrays` (e.g. read from an export's ``.npz``)."""
         expected = self._tensor_names()
-        if set(tensors) != set(expected):
-            missing = sorted(set(expected) - set(tensors))
-            extra = sorted(set(tensors) - set(expected))
+        if set(arrays) != set(expected):
+            missing = sorted(set(expected) - set(arrays))
+            extra = sorted(set(arrays) - set(expected))
             raise RnnkitError(
                 f"the saved n-gram tables do not fit --order {self.cfg.order} --smoothing {self.cfg.smoothing}"
                 f" (missing {missing}, unexpected {extra})"
             )
         N, V = self.cfg.order, self.vocab_size
-        arrays = {name: t.cpu().numpy().astype(np.int64) for name, t in tensors.items()}
+        arrays = {name: np.asarray(a).astype(np.int64) for name, a in arrays.items()}
         if len(arrays[expected[N - 1]]) != V:
             raise RnnkitError(f"the saved n-gram tables are for {len(arrays[expected[N - 1]])} tokens, "
                               f"not this vocabulary of {V}")

@@ -21,7 +21,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-import torch
 
 CACHE_BYTES = 1 << 26  # memoized distributions (float64 and float32 rows); emptied when full
 SPARSE = 8  # contexts with at most this many continuations are interpolated token by token
@@ -48,7 +47,7 @@ class Stepper:
         V = model.vocab_size
         self._uniform = np.full(V, 1.0 / V)  # P_0
         self._probs: dict[tuple[int, int], np.ndarray] = {}  # (k, node) -> P_{k+1}, float64 (V,)
-        self._rows: dict[tuple[int, int], torch.Tensor] = {}  # distribution key -> log-probs, float32 (V,)
+        self._rows: dict[tuple[int, int], np.ndarray] = {}  # distribution key -> log-probs, float32 (V,)
 
     def clear(self) -> None:
         self._probs.clear()
@@ -57,7 +56,7 @@ class Stepper:
     def __len__(self) -> int:
         return len(self._probs) + len(self._rows)
 
-    def __call__(self, tokens: list[list[int]], state: NGramState) -> tuple[torch.Tensor, NGramState]:
+    def __call__(self, tokens: list[list[int]], state: NGramState) -> tuple[np.ndarray, NGramState]:
         """``tokens``: B lists of T ids -> ``(log-probs (B, T, V) float32, state after them)``."""
         if state.nodes is None:
             state = state._replace(nodes=self.nodes_of(state.tokens))
@@ -72,7 +71,7 @@ class Stepper:
                 rows.append(self._row(ctx, nodes))
             last_tokens.append(ctx)
             last_nodes.append(nodes)
-        out = torch.stack(rows).view(len(tokens), -1, V)
+        out = np.stack(rows).reshape(len(tokens), -1, V)
         return out, NGramState(tuple(last_tokens), tuple(last_nodes))
 
     def nodes_of(self, contexts: tuple[tuple[int, ...], ...]) -> tuple[tuple[int, ...], ...]:
@@ -98,7 +97,7 @@ class Stepper:
             new.append(pos if pos < len(keys) and keys[pos] == query else -1)
         return tuple(new)
 
-    def _row(self, ctx: tuple[int, ...], nodes: tuple[int, ...]) -> torch.Tensor:
+    def _row(self, ctx: tuple[int, ...], nodes: tuple[int, ...]) -> np.ndarray:
         """The ``(V,)`` float32 log-probabilities after context ``ctx`` (suffix nodes ``nodes``)."""
         if self.model.cfg.smoothing == "kneser-ney":
             k = len(nodes) - 1
@@ -113,9 +112,9 @@ class Stepper:
             if len(self) >= CACHE_BYTES // (12 * self.model.vocab_size):  # both dicts together
                 self.clear()
             if self.model.cfg.smoothing == "kneser-ney":
-                row = torch.from_numpy(np.log(self._kn_probs(nodes, k)).astype(np.float32))
+                row = np.log(self._kn_probs(nodes, k)).astype(np.float32)
             else:
-                row = torch.from_numpy(self.model.log_probs(np.array([ctx], np.int64).reshape(1, -1))[0])
+                row = self.model.log_probs(np.array([ctx], np.int64).reshape(1, -1))[0]
             self._rows[key] = row
         return row
 

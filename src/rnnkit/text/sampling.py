@@ -5,15 +5,19 @@ token costs one recurrent step, not a re-read of a window (the seed re-reads its
 window for every character). Models trained on the seed's window objective only ever saw
 ``window`` tokens of context, so for them the last ``window`` tokens are re-read instead.
 The unknown token ``<unk>`` is never drawn (it is not text) unless ``allow_unk`` asks for it.
+Torch is imported when generating, so the exported runtime (``runtime.py``) reads ``SampleConfig``
+without it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import torch
+from typing import TYPE_CHECKING
 
 from ..core.config import option, require
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass
@@ -41,6 +45,8 @@ class SampleConfig:
 
 def next_token(logits: torch.Tensor, cfg: SampleConfig, generator: torch.Generator | None) -> torch.Tensor:
     """Pick one token per row of ``logits (B, V)``; returns ``(B,)`` int64."""
+    import torch
+
     if cfg.greedy:
         return logits.argmax(dim=-1)
     logits = logits.float() if cfg.temperature == 1.0 else logits.float() / cfg.temperature
@@ -60,7 +66,6 @@ def next_token(logits: torch.Tensor, cfg: SampleConfig, generator: torch.Generat
     return (cdf < u).sum(dim=-1).clamp_(max=cdf.size(-1) - 1)
 
 
-@torch.inference_mode()
 def generate(model, prime: list[int], cfg: SampleConfig, device: torch.device | str = "cpu",
              window: int | None = None, unk: int | None = None) -> list[list[int]]:
     """Return ``cfg.num_samples`` lists of ``cfg.length`` new token ids following ``prime``.
@@ -69,8 +74,17 @@ def generate(model, prime: list[int], cfg: SampleConfig, device: torch.device | 
     ``window`` tokens from a fresh state (for models trained on the window objective). The id
     ``unk`` (the vocabulary's ``<unk>``) is never drawn unless ``cfg.allow_unk``.
     """
+    import torch
+
     assert prime, "generation needs at least one prime token"
-    device = torch.device(device)
+    with torch.inference_mode():
+        return _generate(model, prime, cfg, torch.device(device), window, unk)
+
+
+def _generate(model, prime: list[int], cfg: SampleConfig, device: "torch.device", window: int | None,
+              unk: int | None) -> list[list[int]]:
+    import torch
+
     if cfg.int8 and device.type == "cpu" and hasattr(model, "int8_steps"):
         model = model.int8_steps()
     generator = torch.Generator(device=device).manual_seed(cfg.seed)

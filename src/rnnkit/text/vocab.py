@@ -134,6 +134,14 @@ class Vocab:
         return vocab
 
 
+def default_prime(vocab: Vocab) -> list[int]:
+    """Where generation starts without a prime: a line break or space (not printed)."""
+    for t in ("\n", " "):
+        if t in vocab.index:
+            return [vocab.index[t]]
+    return [0]
+
+
 def join_words(tokens: list[str]) -> str:
     """Detokenise word-level output: spaces between words, none around line breaks, before
     closing punctuation or after opening brackets."""

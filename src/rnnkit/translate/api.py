@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import dataclasses
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -29,8 +28,9 @@ from ..core.rundir import LAST
 from ..core import trainer
 from ..core.trainer import Event, fit, resolve_device
 from . import pairs as pairs_mod
-from .batching import make_batch, sorted_batches
+from .batching import make_batch
 from .codec import SIDES, Codec
+from .decoding import EXTRA_TOKENS, Translation, checked_sentences, normalize, sorted_batches
 from .metrics import quality
 from .model import Seq2Seq
 from .search import beam_search, greedy, length_caps
@@ -57,14 +57,6 @@ class Translator:
     meta: dict
     device: torch.device
     source: Path  # the checkpoint file
-
-
-@dataclass
-class Translation:
-    text: str
-    score: float  # log-probability (greedy) or length-penalized log-probability (beam)
-    tokens: list[str]  # the target pieces
-    attention: np.ndarray | None = None  # (len(tokens) + 1, source pieces + 1), greedy only
 
 
 @dataclass
@@ -159,8 +151,7 @@ def load(path: str | Path, device: str = "cpu", which: str = "best") -> Translat
 
 
 def _normalize(tr: Translator, text: str) -> str:
-    text = " ".join(unicodedata.normalize("NFC", text).split())
-    return text.lower() if tr.config.data.lowercase else text
+    return normalize(text, tr.config.data.lowercase)
 
 
 def translate(tr: Translator, sentences: list[str], search: SearchConfig | None = None,
@@ -172,16 +163,13 @@ def translate(tr: Translator, sentences: list[str], search: SearchConfig | None 
     search = search or tr.config.search
     if attention and search.beam != 1:
         raise RnnkitError("the attention plot shows greedy decoding; pass --beam 1 with --attention-plot")
-    texts = [_normalize(tr, s) for s in sentences]
-    for i, s in enumerate(texts):
-        if not s:
-            raise RnnkitError(f"input sentence {i + 1} is empty; pass a sentence with words in it")
+    texts = checked_sentences(sentences, tr.config.data.lowercase)
     encoded = [tr.codec.encode("source", s) for s in texts]
     out: list[list[Translation]] = [[] for _ in texts]
     for idx in sorted_batches(len(encoded), np.array([len(e) for e in encoded]), search.batch_size):
         batch = make_batch([encoded[i] for i in idx], [np.zeros(0, dtype=np.int64)] * len(idx))
         source, lengths = batch.source.to(tr.device), batch.lengths
-        caps = length_caps(lengths, search.max_ratio, 10, search.max_output)
+        caps = length_caps(lengths, search.max_ratio, EXTRA_TOKENS, search.max_output)
         if search.beam == 1:
             hyps = [[h] for h in greedy(tr.model, source, lengths, caps, attention=attention)]
         else:
@@ -212,11 +200,22 @@ def evaluate(tr: Translator, split: str = "test", run_dir: str | Path | None = N
     return TranslationMetrics(q.bleu, q.chrf, loss, accuracy, len(groups), q.signature, search.beam)
 
 
+NO_ATTENTION = "this translator was trained with --attention none, so it has no attention to plot"
+
+
 def plot_attention(tr: Translator, sentence: str, path: str | Path) -> Translation:
     """Translate ``sentence`` greedily and draw its attention matrix to ``path`` (PNG)."""
     if tr.model.attention is None:
-        raise RnnkitError("this translator was trained with --attention none, so it has no attention to plot")
+        raise RnnkitError(NO_ATTENTION)
     result = translate(tr, [sentence], dataclasses.replace(tr.config.search, beam=1, n_best=1), attention=True)[0][0]
+    draw_attention(tr.codec.pieces("source", _normalize(tr, sentence)), result, path)
+    return result
+
+
+def draw_attention(source: list[str], result: Translation, path: str | Path) -> None:
+    """Draw ``result.attention`` (a greedy translation's) over the ``source`` pieces to ``path`` (PNG)."""
+    if result.attention is None:
+        raise RnnkitError(NO_ATTENTION)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -225,7 +224,7 @@ def plot_attention(tr: Translator, sentence: str, path: str | Path) -> Translati
     def label(piece: str) -> str:  # the word tokenizer's joiner marks are for detokenizing, not for reading
         return piece.replace(JOINER, "") or piece
 
-    source = [label(p) for p in tr.codec.pieces("source", _normalize(tr, sentence))] + ["</s>"]
+    source = [label(p) for p in source] + ["</s>"]
     target = [label(p) for p in result.tokens] + ["</s>"]
     fig, ax = plt.subplots(figsize=(max(4, 0.5 * len(source) + 2), max(3, 0.4 * len(target) + 2)))
     ax.imshow(result.attention, cmap="Greys", vmin=0, vmax=1, aspect="auto")
@@ -235,7 +234,6 @@ def plot_attention(tr: Translator, sentence: str, path: str | Path) -> Translati
     ax.set_ylabel("translation")
     fig.tight_layout()
     save_figure(fig, Path(path), dpi=120)
-    return result
 
 
 def report_view(tr: Translator, run_dir: str | Path):

@@ -21,6 +21,7 @@ import torch
 from ..core.distributed import shard_indices
 from ..core.trainer import to_device
 from ..core.pieces import BOS, EOS, PAD
+from .decoding import pad_ids
 
 POOL = 50  # batches per sorting pool
 
@@ -43,10 +44,7 @@ class Batch:
 
 def pad(rows: list[np.ndarray]) -> torch.Tensor:
     """Id sequences -> ``(len(rows), longest)`` int64, PAD-filled."""
-    out = np.full((len(rows), max(len(r) for r in rows)), PAD, dtype=np.int64)
-    for i, r in enumerate(rows):
-        out[i, : len(r)] = r
-    return torch.from_numpy(out)
+    return torch.from_numpy(pad_ids(rows))
 
 
 def make_batch(sources: list[np.ndarray], targets: list[np.ndarray]) -> Batch:
@@ -86,9 +84,3 @@ class PairBatches:
             if self.shard[1] > 1:
                 idx = shard_indices(idx, *self.shard, fill=batches[0])
             yield make_batch([self.pairs[i][0] for i in idx], [self.pairs[i][1] for i in idx])
-
-
-def sorted_batches(n: int, lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
-    """Evaluation batches: indices sorted by length (little padding), in chunks of ``batch_size``."""
-    order = np.argsort(lengths, kind="stable")
-    return [order[i : i + batch_size] for i in range(0, n, batch_size)]

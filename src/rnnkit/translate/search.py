@@ -18,25 +18,17 @@ exactly greedy decoding (tested).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
+from .decoding import Hypothesis, beam_step, caps, greedy_hypotheses
 from .model import Seq2Seq
 from ..core.pieces import EOS
 
 
-@dataclass
-class Hypothesis:
-    tokens: list[int]  # target ids, without BOS/EOS
-    score: float  # length-penalized log-probability (greedy: the plain log-probability)
-    attention: np.ndarray | None = None  # (len(tokens) + 1, S): weights of each output step, EOS included
-
-
 def length_caps(lengths: torch.Tensor, ratio: float, extra: int, cap: int) -> torch.Tensor:
     """Most target tokens per sentence: ``ratio * source length + extra``, at most ``cap``."""
-    return torch.clamp((lengths.float() * ratio).long() + extra, max=cap)
+    return torch.from_numpy(caps(lengths.cpu().numpy(), ratio, extra, cap))
 
 
 @torch.no_grad()
@@ -48,12 +40,13 @@ def greedy(model: Seq2Seq, source: torch.Tensor, lengths: torch.Tensor, max_len:
     previous = model.start_tokens(B, source.device)
     alive = torch.arange(B)
     caps = max_len.cpu()
-    steps: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]] = []
+    steps: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]] = []
     for t in range(int(caps.max())):
         logits, state, weights = model.decode_step(previous, state, memory)
         logp = torch.log_softmax(logits.float(), dim=-1)
         best, previous = logp.max(dim=-1)
-        steps.append((alive, previous.cpu(), best.cpu(), None if weights is None or not attention else weights.float().cpu()))
+        steps.append((alive.numpy(), previous.cpu().numpy(), best.cpu().numpy(),
+                      None if weights is None or not attention else weights.float().cpu().numpy()))
         done = (previous.cpu() == EOS) | (t + 1 >= caps[alive])
         if bool(done.all()):
             break
@@ -62,21 +55,7 @@ def greedy(model: Seq2Seq, source: torch.Tensor, lengths: torch.Tensor, max_len:
             alive, previous = alive[keep], previous[keep.to(previous.device)]
             k = keep.to(source.device)
             memory, state = memory.select(k), model.reorder_state(state, k)
-    tokens: list[list[int]] = [[] for _ in range(B)]
-    scores = np.zeros(B)
-    maps: list[list[np.ndarray]] = [[] for _ in range(B)]
-    for rows, ids, logps, weights in steps:
-        for j, (row, tok) in enumerate(zip(rows.tolist(), ids.tolist())):
-            scores[row] += float(logps[j])
-            if weights is not None:
-                maps[row].append(weights[j, : int(lengths[row])].numpy())
-            if tok != EOS:
-                tokens[row].append(tok)
-    return [Hypothesis(tokens[i], float(scores[i]), np.stack(maps[i]) if maps[i] else None) for i in range(B)]
-
-
-def _penalty(length: int, alpha: float) -> float:
-    return ((5.0 + length) / 6.0) ** alpha
+    return greedy_hypotheses(steps, lengths.cpu().numpy())
 
 
 @torch.no_grad()
@@ -101,34 +80,9 @@ def beam_search(model: Seq2Seq, source: torch.Tensor, lengths: torch.Tensor, max
         V = logp.size(1)
         total = (scores.view(-1, 1) + logp).view(len(active), K * V)
         top_scores, top_ids = total.topk(min(2 * K, K * V), dim=1)  # enough to refill K beams past K EOS
-        next_rows, next_tokens, next_scores, still = [], [], [], []
-        for a, sentence in enumerate(active):
-            beams_rows, beams_tokens, beams_scores = [], [], []
-            for rank, (s, idx) in enumerate(zip(top_scores[a].tolist(), top_ids[a].tolist())):
-                if s == float("-inf"):
-                    break
-                row, tok = a * K + idx // V, idx % V
-                ended = tok == EOS or t + 1 >= caps[sentence]
-                if ended:
-                    if rank < K:  # an end among the top K finishes a hypothesis (K = 1: greedy)
-                        seq = history[row].tolist() + ([] if tok == EOS else [tok])
-                        finished[sentence].append(Hypothesis(seq, s / _penalty(len(seq) + 1, alpha)))
-                    continue
-                if len(beams_rows) < K:
-                    beams_rows.append(row)
-                    beams_tokens.append(tok)
-                    beams_scores.append(s)
-            top_ended = top_ids[a, 0].item() % V == EOS
-            if (top_ended and len(finished[sentence]) >= n_best) or t + 1 >= caps[sentence] or not beams_rows:
-                continue  # this sentence is done (its best extension ends it): its rows leave the batch
-            while len(beams_rows) < K:  # fewer live candidates than K (a tiny vocabulary): pad with dead rows
-                beams_rows.append(beams_rows[0])
-                beams_tokens.append(beams_tokens[0])
-                beams_scores.append(float("-inf"))
-            still.append(sentence)
-            next_rows += beams_rows
-            next_tokens += beams_tokens
-            next_scores.append(beams_scores)
+        still, next_rows, next_tokens, next_scores = beam_step(
+            active, top_scores.tolist(), top_ids.tolist(), history, finished, K=K, V=V, t=t, limits=caps, alpha=alpha,
+            n_best=n_best)
         if not still:
             break
         index = torch.tensor(next_rows)

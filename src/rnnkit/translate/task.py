@@ -21,8 +21,9 @@ from torch.nn import functional as F
 from ..core.config import check_choices, from_dict, option, require
 from ..core.errors import RnnkitError
 from ..core.trainer import TrainConfig
-from .batching import Batch, PairBatches, make_batch, sorted_batches
+from .batching import Batch, PairBatches, make_batch
 from .codec import Codec
+from .decoding import SearchConfig, sorted_batches
 from .model import Seq2Seq, Seq2SeqConfig
 from .pairs import Pair, PairsConfig
 from ..core.tokenize import TokenizerConfig
@@ -65,23 +66,6 @@ class TranslateTrainConfig(TrainConfig):
         if self.teacher_forcing_schedule == "inverse-sigmoid":  # Bengio's k / (k + exp(i / k)), centred mid-budget
             return end + (start - end) / (1 + math.exp(12 * (p - 0.5)))
         return start
-
-
-@dataclass
-class SearchConfig:
-    beam: int = option(5, "beam size (1 = greedy decoding)")
-    length_penalty: float = option(1.0, "GNMT length penalty alpha for beam search (0 = none)")
-    n_best: int = option(1, "how many translations per sentence, best first (at most --beam)")
-    max_ratio: float = option(2.0, "output length cap: this many tokens per source token, plus 10")
-    max_output: int = option(200, "output length cap in tokens, whatever the source length")
-    batch_size: int = option(128, "sentences decoded side by side")
-
-    def __post_init__(self) -> None:
-        for name in ("beam", "n_best", "max_output", "batch_size"):
-            require(getattr(self, name) >= 1, name, f"must be at least 1, got {getattr(self, name)}")
-        require(self.n_best <= self.beam, "n_best", f"must be at most --beam ({self.beam}), got {self.n_best}")
-        require(self.length_penalty >= 0, "length_penalty", f"must be 0 or more, got {self.length_penalty}")
-        require(self.max_ratio > 0, "max_ratio", f"must be positive, got {self.max_ratio}")
 
 
 @dataclass

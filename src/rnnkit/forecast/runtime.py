@@ -1,0 +1,117 @@
+"""An exported forecaster, run with numpy and onnxruntime (no torch): ``rnnkit.runtime.load(DIR).forecast()``.
+
+The ``forecaster`` graph (see :mod:`rnnkit.forecast.export`) gives the distribution of a window;
+the features, windows, original units, rollout past the horizon and intervals are
+:mod:`rnnkit.forecast.rollout`, the same code ``rnnkit.forecast.forecast`` runs::
+
+    from rnnkit import runtime
+    f = runtime.load("runs/air/onnx").forecast()   # f.dates, f.point, f.bounds[95] = (lower, upper)
+"""
+
+from __future__ import annotations
+
+from statistics import NormalDist
+
+import numpy as np
+
+from ..core.errors import RnnkitError
+from ..runtime.exported import Exported
+from .conformal import Calibration
+from .rollout import (Forecast, Prepared, bounds, check_history, choose, features, from_end, percents, predict,
+                      series_from_json)
+from .series import Series
+from .transforms import ColumnScaler, Transform
+
+GRAPH, SERIES = "forecaster", "series.json"  # as rnnkit.forecast.export writes them
+QUANTILES = (0.025, 0.1, 0.5, 0.9, 0.975)  # rnnkit.forecast.model.QUANTILES: the graph's quantile outputs
+MEDIAN = QUANTILES.index(0.5)
+
+
+def quantiles(out: np.ndarray, likelihood: str, probs: list[float]) -> np.ndarray:
+    """The distribution ``out (..., H, P)``'s quantiles at ``probs``: ``(..., H, Q)`` float32, as
+    ``Forecaster.quantiles`` computes them (gaussian ``mean + z(p) std``; else linear between QUANTILES)."""
+    p = np.asarray(probs, dtype=np.float32)
+    if likelihood == "gaussian":
+        z = np.array([NormalDist().inv_cdf(float(v)) for v in probs], dtype=np.float32)
+        return out[..., :1] + out[..., 1:2] * z
+    levels = np.array(QUANTILES, dtype=np.float32)
+    i = np.clip(np.searchsorted(levels, p, side="left"), 1, len(QUANTILES) - 1)
+    lo_l, hi_l = levels[i - 1], levels[i]
+    lo_v, hi_v = out[..., i - 1], out[..., i]
+    return lo_v + (p - lo_l) / (hi_l - lo_l) * (hi_v - lo_v)
+
+
+class ExportedForecaster(Exported):
+    """A forecaster export: ``forecast(horizon, ...)`` from the end of the run's series or a given history."""
+
+    def __init__(self, folder, manifest: dict, threads: int | None = None):
+        super().__init__(folder, manifest, threads)
+        d = self.data
+        self.series: Series = series_from_json(self.json(SERIES))
+        self.transform = Transform.from_json(d["transform"])
+        self.covariate_scaler = ColumnScaler(**d["covariate_scaler"])
+        self.horizon, self.window = d["layout"]["horizon"], d["layout"]["window"]
+        self.likelihood = d["likelihood"]
+        self.use = dict(d["use"])  # the run's rnnkit forecast options (ForecastUseConfig), as it was trained
+        self.calibration = Calibration.from_json(d["calibration"]) if d.get("calibration") else None
+
+    def distribution(self, past: np.ndarray, future: np.ndarray) -> np.ndarray:
+        """The graph: windows ``past (B, W, F)``, calendar ``future (B, H, K)`` -> ``(B, H, P)`` (model space,
+        relative to each window's last value)."""
+        inputs = {"past": np.ascontiguousarray(past, dtype=np.float32)}
+        if "future" in self.manifest["graphs"][GRAPH]["inputs"]:
+            inputs["future"] = np.ascontiguousarray(future, dtype=np.float32)
+        return self.run(GRAPH, **inputs)["distribution"]
+
+    def _prepare(self, series: Series) -> Prepared:
+        return features(self.transform, self.covariate_scaler, series, self.data["calendar"])
+
+    def _relative(self, w: dict[str, np.ndarray], probs: list[float]) -> dict[str, np.ndarray]:
+        out = self.distribution(w["past"], w["future"])
+        point = out[..., MEDIAN] if self.likelihood == "quantile" else out[..., 0]
+        return {"point": point, "q": quantiles(out, self.likelihood, probs)}
+
+    def forecast(self, horizon: int | None = None, samples: int | None = None, seed: int = 0,
+                 intervals: str | None = None, levels: tuple[float, ...] | None = None,
+                 history: Series | dict | None = None) -> Forecast:
+        """Forecast ``horizon`` steps (default: the model's) after the last point
+        of the run's series, or of ``history``: a ``Series`` or a dict as in ``series.json`` (``dates``,
+        ``values`` and, for a model with covariates, ``covariates (T, C)``). Intervals at ``levels`` made as
+        ``intervals`` says (``model`` or ``conformal``); defaults as the run's (``rnnkit forecast``).
+        ``samples`` and ``seed`` are for autoregressive decoders, which are not exported (accepted for
+        ``rnnkit.forecast.forecast``'s signature)."""
+        H = horizon or self.horizon
+        if H < 1:
+            raise RnnkitError(f"--horizon must be at least 1, got {H}")
+        method, levels = choose(intervals, levels, self.use["intervals"],
+                                tuple(float(v) for v in self.use["levels"].split(",") if v.strip()))
+        series = self.series if history is None else check_history(self._history(history), self.window,
+                                                                    self.transform.lost)
+        pcs = percents(levels)
+        dates, point, bounds_ = from_end(
+            series, self.horizon, H, levels, self._prepare,
+            lambda s, prep, starts: predict(self.transform, s, prep, self.window, self.horizon, starts, pcs,
+                                            self._relative),
+            lambda pred: bounds(pred, levels, method, self.calibration, self.use["conformal_score"], str(self.folder)))
+        return Forecast(dates, point, bounds_, method)
+
+    def _history(self, history: Series | dict) -> Series:
+        """A posted history as a ``Series`` with the run's columns and frequency; one-line errors."""
+        if isinstance(history, Series):
+            return history
+        if not isinstance(history, dict) or "values" not in history or "dates" not in history:
+            raise RnnkitError("history must be a Series or a dict with dates and values (as in the export's "
+                              "series.json); pass history={'dates': [...], 'values': [...]}")
+        s = self.series
+        try:
+            values = np.asarray(history["values"], dtype=np.float64).reshape(-1)
+            dates = np.asarray(history["dates"], dtype="datetime64")
+            cov = np.asarray(history.get("covariates", np.zeros((len(values), 0))), dtype=np.float64)
+            cov = cov.reshape(len(values), len(s.covariate_names))
+        except (TypeError, ValueError) as e:
+            raise RnnkitError(f"history could not be read ({e}); pass dates as ISO strings, values as numbers and "
+                              f"covariates as {len(s.covariate_names)} numbers per date") from None
+        if len(dates) != len(values) or not np.isfinite(values).all():
+            raise RnnkitError(f"history has {len(dates)} dates and {len(values)} values, some not finite; pass one "
+                              f"finite value per date")
+        return Series(dates.astype(s.dates.dtype), values, cov, s.covariate_names, s.name, s.frequency)
