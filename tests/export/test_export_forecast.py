@@ -34,7 +34,14 @@ VARIANTS = {
                       "calibration": {"calibration_windows": 0}}, True),
     "lstm-gaussian": ({"model": {"cell": "lstm", "likelihood": "gaussian", "layers": 2, "highway": False},
                        "forecast": {"intervals": "model"}}, False),
+    # the autoregressive decoder (encoder + one-step graphs, the loop in numpy): LSTM state (h, c), the calendar
+    # as the step's input, differencing (sampled paths integrated), conformal intervals by the absolute score
+    "lstm-autoregressive": ({"model": {"cell": "lstm", "decoder": "autoregressive"},
+                             "transform": {"calendar": True, "difference": 1}, "train": {"steps": 4},
+                             "calibration": {"calibration_windows": 0},
+                             "forecast": {"samples": 20, "conformal_score": "absolute"}}, False),
 }
+DIRECT = [name for name in VARIANTS if "autoregressive" not in name]
 
 
 def _train(out: Path, sections: dict, covariates: bool, **model) -> Path:
@@ -63,7 +70,7 @@ def test_export_parity_within_tolerance_on_every_case(runs, name):
     assert any("history" in k for k in parity["cases"]) and any("15 steps" in k for k in parity["cases"])
 
 
-@pytest.mark.parametrize("name", list(VARIANTS))
+@pytest.mark.parametrize("name", DIRECT)
 def test_runtime_forecast_equals_the_pytorch_verb(runs, name):
     run_dir, manifest = runs[name]
     run, model = api.load(run_dir), runtime.load(runtime.default_folder(run_dir))
@@ -105,11 +112,38 @@ def test_bad_input_is_one_line(runs):
         model_only.forecast(intervals="conformal")
 
 
-def test_autoregressive_decoder_is_refused_with_one_line(tmp_path):
-    run = _train(tmp_path / "ar", {"train": {"steps": 1}, "forecast": {"intervals": "model"}}, False,
-                 decoder="autoregressive")
-    with pytest.raises(RnnkitError, match="--decoder direct"):
-        export(run, tmp_path / "x", ExportConfig())
+def test_autoregressive_runtime_point_and_conformal_equal_pytorch_and_samples_are_seeded(runs):
+    run_dir, manifest = runs["lstm-autoregressive"]
+    run, model = api.load(run_dir), runtime.load(runtime.default_folder(run_dir))
+    assert set(manifest["graphs"]) == {"encoder", "decoder_step"}
+    scale = np.abs(run.series.values).max()
+    for horizon in (None, 9):
+        ref, got = api.forecast(run, horizon, intervals="conformal"), model.forecast(horizon, intervals="conformal")
+        np.testing.assert_array_equal(got.dates, ref.dates)
+        np.testing.assert_allclose(got.point, ref.point, rtol=0, atol=1e-5 * scale)
+        for lv in ref.bounds:  # conformal, absolute score: no sampling
+            np.testing.assert_allclose(got.bounds[lv], ref.bounds[lv], rtol=0, atol=1e-5 * scale)
+    a, b, c = (model.forecast(9, intervals="model", seed=s) for s in (3, 3, 4))
+    for lv in (80, 95):
+        np.testing.assert_array_equal(a.bounds[lv], b.bounds[lv])
+        assert not np.array_equal(a.bounds[lv], c.bounds[lv])
+        lo, hi = a.bounds[lv]
+        assert np.all(lo < a.point) and np.all(a.point < hi)
+    assert np.all(a.bounds[95][0] <= a.bounds[80][0]) and np.all(a.bounds[80][1] <= a.bounds[95][1])
+    ref = api.forecast(run, 9, intervals="model")  # PyTorch's draws: widths of the same order
+    width = lambda f: np.mean(f.bounds[80][1] - f.bounds[80][0])  # noqa: E731
+    assert 0.5 < width(a) / width(ref) < 2
+
+
+def test_cli_backend_onnx_runs_an_autoregressive_forecaster(runs, capsys):
+    run_dir, _ = runs["lstm-autoregressive"]
+    flags = ["--horizon", "9", "--json", "--intervals", "conformal"]
+    rows = [[json.loads(line) for line in _stdout(capsys, "forecast", run_dir, *backend, *flags).splitlines()]
+            for backend in ([], ["--backend", "onnx"])]
+    assert len(rows[1]) == 9 and [list(r) for r in rows[0]] == [list(r) for r in rows[1]]
+    for ref, got in zip(*rows):
+        np.testing.assert_allclose([got[k] for k in list(got)[1:]], [ref[k] for k in list(ref)[1:]], rtol=1e-5)
+    assert len(_stdout(capsys, "forecast", run_dir, "--backend", "onnx", "--intervals", "model").strip()) > 0
 
 
 def _stdout(capsys, *args) -> str:
@@ -141,3 +175,9 @@ def test_runtime_forecasts_in_a_process_without_torch(runs, torch_free):
     ref = api.forecast(api.load(run_dir), 9).rows()
     assert [r["date"] for r in rows] == [r["date"] for r in ref]
     np.testing.assert_allclose([r["forecast"] for r in rows], [r["forecast"] for r in ref], rtol=1e-5)
+    ar_dir, _ = runs["lstm-autoregressive"]
+    printed = torch_free(f"import json\nfrom rnnkit import runtime\n"
+                         f"f = runtime.load({str(runtime.default_folder(ar_dir))!r}).forecast(9, seed=1)\n"
+                         f"print(json.dumps(f.rows()))")
+    ref = api.forecast(api.load(ar_dir), 9).rows()
+    np.testing.assert_allclose([r["forecast"] for r in json.loads(printed)], [r["forecast"] for r in ref], rtol=1e-5)

@@ -1,8 +1,12 @@
 """An exported forecaster, run with numpy and onnxruntime (no torch): ``rnnkit.runtime.load(DIR).forecast()``.
 
-The ``forecaster`` graph (see :mod:`rnnkit.forecast.export`) gives the distribution of a window;
-the features, windows, original units, rollout past the horizon and intervals are
-:mod:`rnnkit.forecast.rollout`, the same code ``rnnkit.forecast.forecast`` runs::
+The ``forecaster`` graph (see :mod:`rnnkit.forecast.export`) gives the distribution of a window; an
+autoregressive decoder's ``encoder`` and ``decoder_step`` graphs are run one step at a time here in numpy,
+feeding back the point forecast (the same path as PyTorch's) or, for the model's intervals, values drawn
+from each step's distribution with numpy's generator (``seed``): those intervals equal PyTorch's in
+distribution, not draw for draw (PyTorch's generator is not numpy's); conformal intervals with the
+``absolute`` score do not sample and equal PyTorch's. The features, windows, original units, rollout past
+the horizon and intervals are :mod:`rnnkit.forecast.rollout`, the same code ``rnnkit.forecast.forecast`` runs::
 
     from rnnkit import runtime
     f = runtime.load("runs/air/onnx").forecast()   # f.dates, f.point, f.bounds[95] = (lower, upper)
@@ -22,7 +26,8 @@ from .rollout import (Forecast, Prepared, bounds, check_history, choose, feature
 from .series import Series
 from .transforms import ColumnScaler, Transform
 
-GRAPH, SERIES = "forecaster", "series.json"  # as rnnkit.forecast.export writes them
+# as rnnkit.forecast.export writes them
+GRAPH, ENCODER, STEP, SERIES = "forecaster", "encoder", "decoder_step", "series.json"
 QUANTILES = (0.025, 0.1, 0.5, 0.9, 0.975)  # rnnkit.forecast.model.QUANTILES: the graph's quantile outputs
 MEDIAN = QUANTILES.index(0.5)
 
@@ -41,6 +46,24 @@ def quantiles(out: np.ndarray, likelihood: str, probs: list[float]) -> np.ndarra
     return lo_v + (p - lo_l) / (hi_l - lo_l) * (hi_v - lo_v)
 
 
+def point(out: np.ndarray, likelihood: str) -> np.ndarray:
+    """The point forecast of ``out (..., P)``: the median, or the mean (``Forecaster.point``)."""
+    return out[..., MEDIAN] if likelihood == "quantile" else out[..., 0]
+
+
+def draw(dist: np.ndarray, likelihood: str, rng: np.random.Generator) -> np.ndarray:
+    """One value per row of ``dist (N, P)`` with numpy's ``rng``, as ``Forecaster._draw`` draws with PyTorch's:
+    Gaussian, or a uniform level's quantile interpolated linearly (outer segments extended)."""
+    if likelihood == "gaussian":
+        return (dist[:, 0] + dist[:, 1] * rng.standard_normal(len(dist), dtype=np.float32)).astype(np.float32)
+    u = rng.random(len(dist), dtype=np.float32)
+    levels = np.array(QUANTILES, dtype=np.float32)
+    i = np.clip(np.searchsorted(levels, u, side="left"), 1, len(QUANTILES) - 1)
+    rows = np.arange(len(dist))
+    lo_v, hi_v = dist[rows, i - 1], dist[rows, i]
+    return (lo_v + (u - levels[i - 1]) / (levels[i] - levels[i - 1]) * (hi_v - lo_v)).astype(np.float32)
+
+
 class ExportedForecaster(Exported):
     """A forecaster export: ``forecast(horizon, ...)`` from the end of the run's series or a given history."""
 
@@ -52,24 +75,55 @@ class ExportedForecaster(Exported):
         self.covariate_scaler = ColumnScaler(**d["covariate_scaler"])
         self.horizon, self.window = d["layout"]["horizon"], d["layout"]["window"]
         self.likelihood = d["likelihood"]
+        self.decoder = d.get("decoder", "direct")
         self.use = dict(d["use"])  # the run's rnnkit forecast options (ForecastUseConfig), as it was trained
         self.calibration = Calibration.from_json(d["calibration"]) if d.get("calibration") else None
 
     def distribution(self, past: np.ndarray, future: np.ndarray) -> np.ndarray:
-        """The graph: windows ``past (B, W, F)``, calendar ``future (B, H, K)`` -> ``(B, H, P)`` (model space,
-        relative to each window's last value)."""
-        inputs = {"past": np.ascontiguousarray(past, dtype=np.float32)}
+        """Windows ``past (B, W, F)``, calendar ``future (B, H, K)`` -> ``(B, H, P)`` (model space, relative to
+        each window's last value); an autoregressive decoder's along the point-fed path."""
+        past = np.ascontiguousarray(past, dtype=np.float32)
+        future = np.ascontiguousarray(future, dtype=np.float32)
+        if self.decoder == "autoregressive":
+            return self._decode(past, future)
+        inputs = {"past": past}
         if "future" in self.manifest["graphs"][GRAPH]["inputs"]:
-            inputs["future"] = np.ascontiguousarray(future, dtype=np.float32)
+            inputs["future"] = future
         return self.run(GRAPH, **inputs)["distribution"]
+
+    def _decode(self, past: np.ndarray, future: np.ndarray, samples: int = 0,
+                rng: np.random.Generator | None = None) -> np.ndarray:
+        """The autoregressive loop (``Forecaster.generate``): ``samples == 0`` feeds back the point forecast and
+        returns ``(B, H, P)``; else ``samples`` paths per window, each step's value drawn from its distribution
+        with ``rng`` and fed back: ``(B, samples, H)``."""
+        state = self.run(ENCODER, past=past)  # h (L, B, D) [, c]
+        n, prev = max(samples, 1), past[:, -1, 0]
+        if samples:
+            state = {k: np.repeat(v, n, axis=1) for k, v in state.items()}
+            future, prev = np.repeat(future, n, axis=0), np.repeat(prev, n)
+        outs = []
+        for t in range(future.shape[1]):
+            x = np.concatenate([prev[:, None], future[:, t]], axis=1).astype(np.float32)
+            got = self.run(STEP, x=x, **state)
+            dist = got.pop("distribution")  # (B*n, P)
+            state = {k.removesuffix("_next"): v for k, v in got.items()}
+            prev = draw(dist, self.likelihood, rng) if samples else point(dist, self.likelihood)
+            outs.append(prev if samples else dist)
+        if samples:
+            return np.stack(outs, axis=-1).reshape(past.shape[0], n, -1)
+        return np.stack(outs, axis=1)
 
     def _prepare(self, series: Series) -> Prepared:
         return features(self.transform, self.covariate_scaler, series, self.data["calendar"])
 
-    def _relative(self, w: dict[str, np.ndarray], probs: list[float]) -> dict[str, np.ndarray]:
+    def _relative(self, w: dict[str, np.ndarray], probs: list[float], samples: int, seed: int) -> dict[str, np.ndarray]:
+        """``rollout.Distribution``: as ``rnnkit.forecast.api``'s, with numpy's generator seeded by ``seed``."""
         out = self.distribution(w["past"], w["future"])
-        point = out[..., MEDIAN] if self.likelihood == "quantile" else out[..., 0]
-        return {"point": point, "q": quantiles(out, self.likelihood, probs)}
+        if self.decoder == "autoregressive":
+            paths = self._decode(w["past"], w["future"], samples, np.random.default_rng(seed))  # (N, S, H)
+            q = np.quantile(paths, probs, axis=1).transpose(1, 2, 0).astype(np.float32)  # (N, H, Q)
+            return {"point": point(out, self.likelihood), "q": q, "paths": paths}
+        return {"point": point(out, self.likelihood), "q": quantiles(out, self.likelihood, probs)}
 
     def forecast(self, horizon: int | None = None, samples: int | None = None, seed: int = 0,
                  intervals: str | None = None, levels: tuple[float, ...] | None = None,
@@ -78,9 +132,13 @@ class ExportedForecaster(Exported):
         of the run's series, or of ``history``: a ``Series`` or a dict as in ``series.json`` (``dates``,
         ``values`` and, for a model with covariates, ``covariates (T, C)``). Intervals at ``levels`` made as
         ``intervals`` says (``model`` or ``conformal``); defaults as the run's (``rnnkit forecast``).
-        ``samples`` and ``seed`` are for autoregressive decoders, which are not exported (accepted for
-        ``rnnkit.forecast.forecast``'s signature)."""
+        An autoregressive decoder's model intervals are the quantiles of ``samples`` paths (default: the run's)
+        drawn with numpy's generator seeded by ``seed``: reproducible, and equal to PyTorch's in distribution,
+        not draw for draw; its point forecast equals PyTorch's."""
         H = horizon or self.horizon
+        samples = samples or self.use["samples"]
+        if samples < 1:
+            raise RnnkitError(f"--samples must be at least 1, got {samples}")
         if H < 1:
             raise RnnkitError(f"--horizon must be at least 1, got {H}")
         method, levels = choose(intervals, levels, self.use["intervals"],
@@ -91,7 +149,7 @@ class ExportedForecaster(Exported):
         dates, point, bounds_ = from_end(
             series, self.horizon, H, levels, self._prepare,
             lambda s, prep, starts: predict(self.transform, s, prep, self.window, self.horizon, starts, pcs,
-                                            self._relative),
+                                            lambda w, probs: self._relative(w, probs, samples, seed)),
             lambda pred: bounds(pred, levels, method, self.calibration, self.use["conformal_score"], str(self.folder)))
         return Forecast(dates, point, bounds_, method)
 
