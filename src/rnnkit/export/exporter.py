@@ -25,6 +25,7 @@ import torch
 from .. import __version__, tasks
 from ..core import rundir
 from ..core.errors import RnnkitError
+from ..core.fileio import sha256
 from ..runtime import manifest as manifest_file
 from . import graph as graphs
 
@@ -111,7 +112,7 @@ def _build(module: Any, loaded: Any, draft: Draft, spec: tasks.TaskSpec, run: Pa
     manifest = {"task": spec.kind, "rnnkit_version": __version__, "opset": draft.config.opset,
                 "torch_version": torch.__version__, "graphs": draft.graphs, "data": draft.data,
                 "metrics": draft.metrics, "source": {"run": str(run.resolve()), "checkpoint": checkpoint.name,
-                           "sha256": manifest_file.digest(checkpoint)}}
+                           "sha256": sha256(checkpoint)}}
     manifest_file.write(draft.folder, manifest)
     diffs = module.parity(loaded, runtime.load(draft.folder))
     worst = max(diffs.values(), default=0.0)

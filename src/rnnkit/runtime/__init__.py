@@ -18,6 +18,7 @@ import importlib
 from pathlib import Path
 
 from ..core.errors import RnnkitError
+from ..core.fileio import sha256
 from . import manifest as _manifest
 from .exported import Exported
 
@@ -48,7 +49,7 @@ def for_run(run: str | Path, threads: int | None = None) -> Exported:
     exported = load(folder, threads)
     source = exported.manifest.get("source", {})
     checkpoint = Path(run) / source.get("checkpoint", "")
-    if source.get("sha256") and checkpoint.is_file() and _manifest.digest(checkpoint) != source["sha256"]:
+    if source.get("sha256") and checkpoint.is_file() and sha256(checkpoint) != source["sha256"]:
         raise RnnkitError(f"the export in {folder} was made from an earlier {checkpoint.name}; "
                           f"run rnnkit export {run} --overwrite")
     return exported

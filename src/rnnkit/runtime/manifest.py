@@ -6,24 +6,20 @@ files do not match their checksums before running any of them. Imports no torch 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 from ..core.errors import RnnkitError
+from ..core.fileio import sha256
 
 MANIFEST = "manifest.json"
 FORMAT = "rnnkit-export"
 VERSION = 1
 
 
-def digest(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def checksums(folder: Path) -> dict[str, str]:
     """``relative path -> SHA-256`` of every file under ``folder`` except the manifest itself."""
-    return {p.relative_to(folder).as_posix(): digest(p) for p in sorted(Path(folder).rglob("*"))
+    return {p.relative_to(folder).as_posix(): sha256(p) for p in sorted(Path(folder).rglob("*"))
             if p.is_file() and p.name != MANIFEST}
 
 
