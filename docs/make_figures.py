@@ -2,12 +2,13 @@
 
     python docs/make_figures.py                 # about 10 minutes on 2 CPU cores
     python docs/make_figures.py --scale 0.05    # the same commands with tiny budgets (checks the script)
+    python docs/make_figures.py --only serve    # the playground screenshots alone (trains their two runs)
 
 Every figure is what rnnkit itself draws (the report's loss plot, ``forecast --plot``, ``translate
 --attention-plot``, ``evaluate --plot``, ``backtest``, ``compare``, ``learning-curve``,
-``gradient-flow``), run through the command line as a user would. The PNGs land in
-``docs/figures/`` (each kept under 200 KB), with the samples the pages quote and
-``figures.json``: each figure's command, the budget and the date.
+``gradient-flow``, ``serve``'s playground in headless Chromium), run through the command line as a user
+would. The PNGs land in ``docs/figures/`` (each kept under 200 KB), with the samples the pages quote
+and ``figures.json``: each figure's command, the budget and the date.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ MAX_BYTES = 200_000
 BUDGETS = {"lm": 90, "compare": 12, "translate": 150, "audio": 90, "curve": 8}
 CLASSIFY_STEPS = 5000  # at --scale 1: a step budget, so the figure does not depend on the machine's load
 TAG_STEPS = 2000  # the same for the tagger (about 5 epochs of UD English-EWT)
+STEPS = ["lm", "translate", "forecast", "audio", "classify", "tag", "diagnose", "serve"]  # serve: after lm, translate
 
 
 def rnnkit(*args: str, cwd: Path) -> str:
@@ -69,8 +71,18 @@ def secs(kind: str, scale: float) -> str:
     return str(max(1, round(BUDGETS[kind] * scale)))
 
 
+def lm_command(scale: float) -> list[str]:
+    return ["train", "--data", str(DATA / "alice.txt"), "--text-clean", "seed", "--out", "alice", "--max-time",
+            secs("lm", scale)]
+
+
+def translate_command(scale: float) -> list[str]:
+    return ["train", "--task", "translate", "--data", str(DATA / "spa-eng.txt"), "--source-column", "2",
+            "--target-column", "1", "--out", "es-en", "--max-time", secs("translate", scale)]
+
+
 def language_model(work: Path, scale: float, made: dict) -> None:
-    cmd = ["train", "--data", str(DATA / "alice.txt"), "--text-clean", "seed", "--out", "alice", "--max-time", secs("lm", scale)]
+    cmd = lm_command(scale)
     rnnkit(*cmd, cwd=work)
     loss_plot(work / "alice", "lm-loss.png")
     sample = ["sample", "alice", "--prime", "alice ", "--temperature", "0.8", "--length", "300", "--stats", "--seed", "0"]
@@ -85,8 +97,7 @@ def language_model(work: Path, scale: float, made: dict) -> None:
 
 
 def translation(work: Path, scale: float, made: dict) -> None:
-    cmd = ["train", "--task", "translate", "--data", str(DATA / "spa-eng.txt"), "--source-column", "2",
-           "--target-column", "1", "--out", "es-en", "--max-time", secs("translate", scale)]
+    cmd = translate_command(scale)
     rnnkit(*cmd, cwd=work)
     loss_plot(work / "es-en", "translate-loss.png")
     rnnkit("translate", "es-en", "Tom no está aquí.", "--beam", "1", "--attention-plot", "attention.png", cwd=work)
@@ -157,12 +168,47 @@ def diagnosis(work: Path, scale: float, made: dict) -> None:
     made["gradient-flow.png"] = "rnnkit " + shlex.join(flow)
 
 
+def playground(work: Path, scale: float, made: dict) -> None:
+    """Screenshots of ``rnnkit serve``'s playground in headless Chromium (playwright): a sample of the Alice
+    model, then a translation with its attention map, each panel filled and submitted as a user would. The
+    runs are the lm and translate steps' (trained here, as they train them, when those steps did not run)."""
+    from playwright.sync_api import sync_playwright
+
+    for run, command in (("alice", lm_command), ("es-en", translate_command)):
+        if not (work / run).is_dir():
+            rnnkit(*command(scale), cwd=work)
+    cmd = ["serve", "alice", "es-en", "--port", "0"]
+    proc = subprocess.Popen([sys.executable, "-m", "rnnkit.cli", *cmd], cwd=work, text=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        url = next(line.split()[2] for line in proc.stderr if line.startswith("listening on "))
+        shots = [("alice", "sample", {"prime": "alice was ", "length": "300", "temperature": "0.8"},
+                  "serve-sample.png"), ("es-en", "translate", {"sentence": "Tom no está aquí."}, "serve-translate.png")]
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 900, "height": 700})
+            page.goto(url + "/")
+            page.wait_for_selector("body[data-ready]", timeout=120_000)  # every model loaded
+            for model, verb, fields, name in shots:
+                panel = f'section[data-model="{model}"][data-verb="{verb}"]'
+                for field, value in fields.items():
+                    page.locator(f'{panel} [data-test="{field}"]').fill(value)
+                page.locator(f'{panel} [data-test="submit"]').click()
+                page.wait_for_selector(panel + '[data-state="done"]', timeout=120_000)
+                page.locator(f'article.model[data-model="{model}"]').screenshot(path=work / name)
+                keep(work / name, name)
+                made[name] = "rnnkit " + shlex.join(cmd)
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scale", type=float, default=1.0, help="multiply every training budget (default 1)")
     p.add_argument("--work", type=Path, default=Path("runs/docs-figures"), help="folder for the runs")
-    p.add_argument("--only", nargs="+", choices=["lm", "translate", "forecast", "audio", "classify", "tag", "diagnose"],
-                   default=["lm", "translate", "forecast", "audio", "classify", "tag", "diagnose"])
+    p.add_argument("--only", nargs="+", choices=STEPS, default=STEPS)
     args = p.parse_args()
     if not DATA.is_dir():
         sys.exit(f"{DATA} is absent: the figures are made from the shared data sets beside the checkout")
@@ -177,7 +223,7 @@ def main() -> None:
     steps = {"lm": lambda m: language_model(work, args.scale, m), "translate": lambda m: translation(work, args.scale, m),
              "forecast": lambda m: forecasting(work, m), "audio": lambda m: audio(work, args.scale, m),
              "classify": lambda m: classification(work, args.scale, m), "tag": lambda m: tagging(work, args.scale, m),
-             "diagnose": lambda m: diagnosis(work, args.scale, m)}
+             "diagnose": lambda m: diagnosis(work, args.scale, m), "serve": lambda m: playground(work, args.scale, m)}
     for name in args.only:
         new: dict[str, str] = {}
         steps[name](new)

@@ -1,9 +1,11 @@
 import io
 import os
+import signal
 import subprocess
 import sys
+import time
 import traceback
-from contextlib import redirect_stderr, redirect_stdout
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
@@ -123,3 +125,78 @@ def torch_free():
         return done.stdout
 
     return run
+
+
+# -- rnnkit serve: a real server on a free localhost port -----------------------------------------------------
+
+@contextmanager
+def serve_cli(*args, env: dict | None = None, timeout: float = 120, cwd: Path | None = None):
+    """``rnnkit serve ARGS --port 0`` in a subprocess; yields ``(base url, process)`` once ``/ready`` answers 200,
+    and stops it with SIGTERM (then checks it exited cleanly). ``args``: runs (``NAME=RUN``) and flags."""
+    import httpx
+
+    proc = subprocess.Popen([sys.executable, "-m", "rnnkit.cli", "serve", *map(str, args), "--port", "0"],
+                            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env={**os.environ, **(env or {})},
+                            cwd=cwd)
+    try:
+        url = _announced_url(proc, timeout)
+        deadline = time.monotonic() + timeout
+        while httpx.get(url + "/ready").status_code != 200:
+            assert proc.poll() is None and time.monotonic() < deadline, "the server never became ready"
+            time.sleep(0.1)
+        yield url, proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise
+
+
+def _announced_url(proc, timeout: float) -> str:
+    lines = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line and proc.poll() is not None:
+            raise AssertionError("rnnkit serve exited: " + "".join(lines) + proc.stderr.read())
+        lines.append(line)
+        if line.startswith("listening on "):
+            return line.split()[2]
+    raise AssertionError("rnnkit serve did not announce its address: " + "".join(lines))
+
+
+@contextmanager
+def serve_app(models: dict, ready: bool = True, **options):
+    """The app for ``models`` (``{name: rnnkit.serve.Served}``, e.g. with a stand-in task module) on uvicorn in a
+    thread of this process, on a free port; yields ``(base url, app)`` once every model is loaded (once it answers
+    at all, with ``ready=False``)."""
+    import threading
+
+    import httpx
+
+    from rnnkit.serve import ServeConfig, build_app
+    from rnnkit.serve.server import bind, uvicorn_server
+
+    app = build_app(models, ServeConfig(port=0, **options))
+    sock = bind("127.0.0.1", 0)
+    server = uvicorn_server(app, 5)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url + "/ready").status_code == 200 or not ready:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the app never became ready"
+            time.sleep(0.05)
+        yield url, app
+    finally:
+        server.should_exit = True
+        thread.join(30)

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 
-from conftest import ROOT, SHARED_DATA, needs_shared
+from conftest import ROOT, SHARED_DATA, needs_shared, serve_cli
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 FIRST_SCREEN = "\n".join(README.splitlines()[:40])
@@ -63,9 +63,25 @@ def run_commands(cmds: list[str], folder) -> None:
     pairs = pairs_slice(folder)
     for cmd in cmds:
         argv = shlex.split(shorten(cmd, pairs))
+        if argv[1] == "serve":  # a server runs until stopped: start it, see it serve, stop it
+            served(argv[2:], folder)
+            continue
         p = subprocess.run([sys.executable, "-m", "rnnkit.cli", *argv[1:]], cwd=folder, capture_output=True,
                            text=True, timeout=300)
         assert p.returncode == 0, f"{cmd}\n{p.stderr}"
+
+
+def served(args: list[str], folder) -> None:
+    """``rnnkit serve ARGS`` on a free port: it becomes ready, lists every model it was given, and stops at SIGTERM."""
+    import httpx
+
+    runs = []
+    for before, arg in zip([""] + args, args):  # the runs: neither a flag nor a flag's value
+        runs += [] if arg.startswith("-") or (before.startswith("--") and "=" not in before) else [arg]
+    with serve_cli(*args, cwd=folder) as (url, proc):
+        names = [m["name"] for m in httpx.get(url + "/v1/models").json()["models"]]
+        assert len(names) == len(runs), (names, runs)
+    assert proc.returncode == 0, proc.stderr.read()
 
 
 def test_readme_examples_run(tmp_path, monkeypatch):

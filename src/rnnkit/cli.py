@@ -46,6 +46,7 @@ from .diagnose import commands as diagnose_commands
 from .export import commands as export_commands
 from .text.presets import PRESETS, preset
 from .report import commands as report_commands
+from .serve import commands as serve_commands
 from .tune import commands as tune_commands
 
 if TYPE_CHECKING:
@@ -306,6 +307,7 @@ def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
     COMMANDS.update(tune_commands.add_parsers(sub))
     COMMANDS.update(diagnose_commands.add_parsers(sub, task))
     COMMANDS.update(export_commands.add_parsers(sub))
+    COMMANDS.update(serve_commands.add_parsers(sub))
     return parser
 
 

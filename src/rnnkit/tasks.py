@@ -54,6 +54,8 @@ class TaskSpec:
     upgrade_ref: str = ""
     # rnnkit export: the task's ``export``/``parity`` module (see rnnkit.export.exporter); "" = not exportable yet
     export_ref: str = ""
+    # rnnkit serve: the task's ``serve`` module (VERBS, load, describe; see rnnkit.serve.verbs); "" = not served yet
+    serve_ref: str = ""
 
     @property
     def config(self) -> type:
@@ -87,24 +89,30 @@ class TaskSpec:
 TASKS = {
     "lm": TaskSpec("lm", "language-model", "rnnkit.text.language_model:LMConfig", "rnnkit.text.api",
                    {"train": BUDGET, "mix": {"mix_order", "mix_max_tokens"}}, "tokens", "sample", "sample",
-                   "rnnkit.text.diagnosis:measure", "the best Kneser-Ney n-gram", export_ref="rnnkit.text.export"),
+                   "rnnkit.text.diagnosis:measure", "the best Kneser-Ney n-gram", export_ref="rnnkit.text.export",
+                    serve_ref="rnnkit.text.serve"),
     "translate": TaskSpec("translate", "translation", "rnnkit.translate.task:TranslateConfig", "rnnkit.translate.api",
                           {"train": BUDGET}, "target tokens", "translate", "search",
-                          "rnnkit.translate.diagnosis:measure", "", export_ref="rnnkit.translate.export"),
+                          "rnnkit.translate.diagnosis:measure", "", export_ref="rnnkit.translate.export",
+                    serve_ref="rnnkit.translate.serve"),
     "forecast": TaskSpec("forecast", "forecast", "rnnkit.forecast.task:ForecastConfig", "rnnkit.forecast.api",
                          {"train": BUDGET}, "target values", "forecast", "forecast",
-                         "rnnkit.forecast.diagnosis:measure", "seasonal naive", export_ref="rnnkit.forecast.export"),
+                         "rnnkit.forecast.diagnosis:measure", "seasonal naive", export_ref="rnnkit.forecast.export",
+                    serve_ref="rnnkit.forecast.serve"),
     "audio": TaskSpec("audio", "audio-classifier", "rnnkit.audio.task:AudioConfig", "rnnkit.audio.api",
                       {"train": BUDGET}, "clips", "classify", "classify", "rnnkit.audio.diagnosis:measure",
                       "a linear classifier on pooled log-mel features", "rnnkit.audio.task:upgrade",
-                      export_ref="rnnkit.audio.export"),
+                      export_ref="rnnkit.audio.export",
+                    serve_ref="rnnkit.audio.serve"),
     "classify": TaskSpec("classify", "sequence-classifier", "rnnkit.classify.task:ClassifyConfig", "rnnkit.classify.api",
                          {"train": BUDGET}, "sequences", "predict", "predict", "rnnkit.classify.diagnosis:measure",
                          "TF-IDF + logistic regression (text) or 1-nearest neighbour (numeric)",
-                         export_ref="rnnkit.classify.export"),
+                         export_ref="rnnkit.classify.export",
+                    serve_ref="rnnkit.classify.serve"),
     "tag": TaskSpec("tag", "sequence-tagger", "rnnkit.tag.task:TagConfig", "rnnkit.tag.api", {"train": BUDGET},
                     "tokens", "tag", "tag", "rnnkit.tag.diagnosis:measure",
-                    "each word's most frequent training tag", export_ref="rnnkit.tag.export"),
+                    "each word's most frequent training tag", export_ref="rnnkit.tag.export",
+                    serve_ref="rnnkit.tag.serve"),
 }
 DEFAULT = "lm"
 

@@ -15,7 +15,7 @@ from rnnkit import runtime
 from rnnkit.classify import api
 from rnnkit.classify.export import PaddedClassifier, quantized_cost, raw_inputs, torch_log_probabilities
 from rnnkit.classify.model import ClassifierConfig, build
-from rnnkit.classify.task import ClassifyConfig, pad
+from rnnkit.classify.task import ClassifyConfig
 from rnnkit.cli import main
 from rnnkit.core.config import from_dict
 from rnnkit.core.errors import RnnkitError
@@ -33,20 +33,26 @@ VARIANTS = {  # name -> (data kind, units options, model options); tiny models, 
 }
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """Each variant trained a few steps and exported to RUN/onnx: ``name -> (run, classifier, exported, manifest)``."""
-    root = tmp_path_factory.mktemp("classify-export")
+def train_variants(root: Path, variants: dict) -> dict[str, tuple[Path, dict]]:
+    """Each of ``variants`` (name -> (data kind, units options, model options)) trained a few steps on made-up data
+    and exported to RUN/onnx: ``name -> (run, manifest)``."""
     files = {"text": text_file(root / "ends.csv", 120, lambda a, b: "same" if a == b else "diff"),
              "numeric": ts_file(root / "ramps.ts", 90)}
     out = {}
-    for name, (kind, units, model) in VARIANTS.items():
+    for name, (kind, units, model) in variants.items():
         cfg = from_dict(ClassifyConfig, {"data": {"data": str(files[kind])}, "units": {"min_freq": 1, **units},
                                          "model": {"hidden_size": 8, "embedding_size": 6, **model},
                                          "train": {"max_time": None, "steps": 3, "eval_every": 100}})
-        run = root / name
-        api.train(cfg, run)
-        manifest = export(run, runtime.default_folder(run))
+        api.train(cfg, root / name)
+        out[name] = root / name, export(root / name, runtime.default_folder(root / name))
+    return out
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Each variant trained a few steps and exported to RUN/onnx: ``name -> (run, classifier, exported, manifest)``."""
+    out = {}
+    for name, (run, manifest) in train_variants(tmp_path_factory.mktemp("classify-export"), VARIANTS).items():
         out[name] = (run, api.load(run), runtime.load(runtime.default_folder(run)), manifest)
     return out
 

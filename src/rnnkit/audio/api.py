@@ -31,7 +31,7 @@ from . import model as crnn
 from .model import CRNN, Ensemble
 from .task import (KIND, AudioConfig, AudioTask, Frontend, config_from_meta, fit_normalization, pad,
                    predict_logits)
-from .wav import list_wavs, read_wav
+from .wav import _resample_no_grad, list_wavs, read_wav
 
 SPLIT_FILE = "split.json"
 
@@ -159,6 +159,17 @@ def probabilities(clf: Classifier, waves: list[np.ndarray], batch: int | None = 
     feats, frames = frame_features(clf.frontend, waves, clf.device, batch or clf.config.classify.batch_size)
     with torch.no_grad():
         return predict_logits(clf.model, feats, frames, clf.device).softmax(-1).numpy()
+
+
+def at_rate(clf: Classifier, wave: np.ndarray, sample_rate: int) -> np.ndarray:
+    """A mono wave ``(samples,)`` at ``sample_rate`` Hz at the model's rate, float32, resampled as :func:`classify`
+    resamples the files it reads."""
+    try:
+        wave = _resample_no_grad(wave, sample_rate, clf.config.features.sample_rate)
+    except ValueError as e:
+        raise RnnkitError(f"cannot resample from {sample_rate} Hz to {clf.config.features.sample_rate} Hz ({e}); "
+                          f"send the clip at {clf.config.features.sample_rate} Hz") from None
+    return np.ascontiguousarray(wave, dtype=np.float32)
 
 
 def wav_paths(items: list[str | Path]) -> list[Path]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, Callable, TypeVar
 
 import numpy as np
 import soundfile as sf
@@ -168,10 +168,46 @@ def _resample_no_grad(x: np.ndarray, orig: int, new: int) -> np.ndarray:
 
 
 # -- files -----------------------------------------------------------------------------------
-def _open_error(path: Path, e: Exception) -> BadWavFile:
+def _open_error(path: Path, name: str, e: Exception, fix: str) -> BadWavFile:
     reason = getattr(e, "error_string", None) or str(e).rsplit(": ", 1)[-1]  # libsndfile's own words
     reason = reason.strip().rstrip(".") or type(e).__name__
-    return BadWavFile(path, f"{path} is not a readable WAV file ({reason}); {SKIP}")
+    return BadWavFile(path, f"{name} is not a readable WAV file ({reason}); {fix}")
+
+
+def decode_wav(source: str | Path | BinaryIO, name: str, fix: str = SKIP,
+               convert: str = CONVERT) -> tuple[np.ndarray, int]:
+    """The samples of a WAV file, channels averaged, as float32 ``(samples,)`` at the file's own rate, and that rate.
+
+    ``source``: a path or a binary file object (an uploaded file); ``name`` starts the messages and ``fix``
+    (``convert`` for a format to convert) ends them. Raises :class:`BadWavFile` for what libsndfile cannot
+    read, another container, an unsupported sample format, no samples, and NaN or infinite samples.
+    """
+    path = Path(source) if isinstance(source, (str, Path)) else Path(name)
+    try:
+        with sf.SoundFile(source) as f:
+            if f.format not in WAV_FORMATS:
+                raise BadWavFile(path, f"{name} is a {f.format} file, not WAV; {convert}")
+            if f.subtype not in SUPPORTED_SUBTYPES:
+                supported = ", ".join(SUPPORTED_SUBTYPES.values())
+                raise BadWavFile(path, f"{name} uses the unsupported sample format {f.subtype_info} (supported: "
+                                       f"{supported}); {convert}")
+            file_rate = f.samplerate
+            data = f.read(dtype="float32", always_2d=True)  # (samples, channels)
+    except (sf.SoundFileError, RuntimeError, ValueError, OSError) as e:
+        raise _open_error(path, name, e, fix) from None
+    if len(data) == 0:
+        raise BadWavFile(path, f"{name} is empty (no samples); {fix}")
+    wave = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)
+    if not np.isfinite(wave).all():
+        raise BadWavFile(path, f"{name} contains NaN or infinite samples; {fix}")
+    return wave, file_rate
+
+
+def check_audible(wave: np.ndarray, path: Path, name: str, fix: str = SKIP) -> None:
+    """:class:`BadWavFile` for a silent wave (peak below :data:`SILENCE_PEAK`)."""
+    peak = float(np.abs(wave).max())
+    if peak < SILENCE_PEAK:
+        raise BadWavFile(path, f"{name} is silent (peak amplitude {peak:.1e} < {SILENCE_PEAK:g}); {fix}")
 
 
 def read_wav(path: str | Path, rate: int, min_samples: int | None = None,
@@ -194,26 +230,7 @@ def read_wav(path: str | Path, rate: int, min_samples: int | None = None,
         raise BadWavFile(path, f"{path} is a directory, not a WAV file; pass a .wav file")
     if not path.is_file():
         raise BadWavFile(path, f"audio file {path} not found; pass an existing WAV file")
-    try:
-        with sf.SoundFile(path) as f:
-            if f.format not in WAV_FORMATS:
-                raise BadWavFile(path, f"{path} is a {f.format} file, not WAV; {CONVERT}")
-            if f.subtype not in SUPPORTED_SUBTYPES:
-                supported = ", ".join(SUPPORTED_SUBTYPES.values())
-                raise BadWavFile(
-                    path,
-                    f"{path} uses the unsupported sample format {f.subtype_info} (supported: "
-                    f"{supported}); {CONVERT}",
-                )
-            file_rate = f.samplerate
-            data = f.read(dtype="float32", always_2d=True)  # (samples, channels)
-    except (sf.SoundFileError, RuntimeError, ValueError, OSError) as e:
-        raise _open_error(path, e) from None
-    if len(data) == 0:
-        raise BadWavFile(path, f"{path} is empty (no samples); {SKIP}")
-    wave = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)
-    if not np.isfinite(wave).all():
-        raise BadWavFile(path, f"{path} contains NaN or infinite samples; {SKIP}")
+    wave, file_rate = decode_wav(path, str(path))
     length = resampled_length(len(wave), file_rate, rate)
     if length < min_samples:
         raise BadWavFile(
@@ -221,9 +238,7 @@ def read_wav(path: str | Path, rate: int, min_samples: int | None = None,
             f"{path} is too short ({len(wave) / file_rate * 1000:.0f} ms, {length} samples at "
             f"{rate} Hz; at least {min_samples} needed); {SKIP}",
         )
-    peak = float(np.abs(wave).max())
-    if peak < SILENCE_PEAK:
-        raise BadWavFile(path, f"{path} is silent (peak amplitude {peak:.1e} < {SILENCE_PEAK:g}); {SKIP}")
+    check_audible(wave, path, str(path))
     try:
         wave = (resampler or _resample_no_grad)(wave, file_rate, rate)
     except ValueError:

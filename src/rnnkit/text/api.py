@@ -214,8 +214,9 @@ def run_training_tokens(run: str | Path, vocab: Vocab) -> np.ndarray:
     return textdata.open_prepared(Path(run), vocab).part("train")
 
 
-def _generate(lm: LoadedModel, cfg: SampleConfig) -> tuple[list[str], list[list[int]]]:
-    """Texts (prime included) and the generated ids alone."""
+def _generate(lm: LoadedModel, cfg: SampleConfig,
+              on_token: Callable[[list[int]], None] | None = None) -> tuple[list[str], list[list[int]]]:
+    """Texts (prime included) and the generated ids alone; ``on_token`` as in ``sampling.generate``."""
     if is_infill(lm):
         raise RnnkitError(f"{lm.source.parent} was trained with --objective infill: it fills a blank from both "
                           f"sides and does not generate text; use rnnkit fill RUN \"some ___ text\"")
@@ -228,7 +229,8 @@ def _generate(lm: LoadedModel, cfg: SampleConfig) -> tuple[list[str], list[list[
         prime = head = [int(t) for t in train[start : start + lm.config.window]]
     else:
         prime = default_prime(lm.vocab)
-    outs = sampling.generate(lm.model, prime, cfg, lm.device, window=lm.config.window, unk=lm.vocab.unknown_id())
+    outs = sampling.generate(lm.model, prime, cfg, lm.device, window=lm.config.window, unk=lm.vocab.unknown_id(),
+                             on_token=on_token)
     return [lm.vocab.decode(head + ids) for ids in outs], outs
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -116,14 +116,16 @@ class ExportedLanguageModel(Exported):
         cfg = dataclasses.replace(self.defaults, **{k: v for k, v in given.items() if v is not None})
         return [text for text, _ in self.generate(cfg)]
 
-    def generate(self, cfg: SampleConfig) -> list[tuple[str, list[int]]]:
-        """``(text with the prime, generated ids)`` per sample, as ``SampleConfig`` ``cfg`` says."""
+    def generate(self, cfg: SampleConfig,
+                 on_token: Callable[[list[int]], None] | None = None) -> list[tuple[str, list[int]]]:
+        """``(text with the prime, generated ids)`` per sample, as ``SampleConfig`` ``cfg`` says; ``on_token``
+        is called after each step with the new id of every sample (see :func:`generate`)."""
         if self.infill:
             raise RnnkitError(f"the export in {self.folder} is of a run trained with --objective infill: it fills "
                               f"a blank from both sides and does not generate text; use fill (rnnkit fill RUN \"some ___ text\")")
         head = self.vocab.encode(cfg.prime, "the prime text") if cfg.prime else []
         ids = generate(self, head or default_prime(self.vocab), cfg, self.options["window"],
-                       self.vocab.unknown_id())
+                       self.vocab.unknown_id(), on_token)
         return [(self.vocab.decode(head + row), row) for row in ids]
 
     # -- fill -----------------------------------------------------------------------------
@@ -140,10 +142,11 @@ class ExportedLanguageModel(Exported):
 
 
 def generate(model: ExportedLanguageModel, prime: list[int], cfg: SampleConfig, window: int | None,
-             unk: int | None) -> list[list[int]]:
+             unk: int | None, on_token: Callable[[list[int]], None] | None = None) -> list[list[int]]:
     """``cfg.num_samples`` lists of ``cfg.length`` new ids after ``prime`` (``sampling.generate`` in numpy):
     the prime is read once and each new token is one call with the state carried; with ``window`` (window
-    objective) each step re-reads the last ``window`` tokens from the start of text instead."""
+    objective) each step re-reads the last ``window`` tokens from the start of text instead. ``on_token``,
+    if given, is called after each step with the new id of every sample (``num_samples`` ints)."""
     rng = np.random.default_rng(cfg.seed)
     banned = None if unk is None or cfg.allow_unk else unk
     history = np.tile(np.array(prime, np.int64), (cfg.num_samples, 1))  # (B, P)
@@ -156,6 +159,8 @@ def generate(model: ExportedLanguageModel, prime: list[int], cfg: SampleConfig, 
             logits = logits.copy()
             logits[:, banned] = -np.inf
         out[:, i] = next_token(logits, cfg, rng)
+        if on_token is not None:
+            on_token(out[:, i].tolist())
         if window is None:
             context = out[:, i : i + 1]
         else:

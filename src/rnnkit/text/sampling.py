@@ -12,7 +12,7 @@ without it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from ..core.config import option, require
 
@@ -67,22 +67,24 @@ def next_token(logits: torch.Tensor, cfg: SampleConfig, generator: torch.Generat
 
 
 def generate(model, prime: list[int], cfg: SampleConfig, device: torch.device | str = "cpu",
-             window: int | None = None, unk: int | None = None) -> list[list[int]]:
+             window: int | None = None, unk: int | None = None,
+             on_token: Callable[[list[int]], None] | None = None) -> list[list[int]]:
     """Return ``cfg.num_samples`` lists of ``cfg.length`` new token ids following ``prime``.
 
     ``prime`` must hold at least one token. With ``window`` set, each step re-reads the last
     ``window`` tokens from a fresh state (for models trained on the window objective). The id
-    ``unk`` (the vocabulary's ``<unk>``) is never drawn unless ``cfg.allow_unk``.
+    ``unk`` (the vocabulary's ``<unk>``) is never drawn unless ``cfg.allow_unk``. ``on_token``, if given,
+    is called after each step with the new id of every sample (``num_samples`` ints): what streams them.
     """
     import torch
 
     assert prime, "generation needs at least one prime token"
     with torch.inference_mode():
-        return _generate(model, prime, cfg, torch.device(device), window, unk)
+        return _generate(model, prime, cfg, torch.device(device), window, unk, on_token)
 
 
 def _generate(model, prime: list[int], cfg: SampleConfig, device: "torch.device", window: int | None,
-              unk: int | None) -> list[list[int]]:
+              unk: int | None, on_token: Callable[[list[int]], None] | None = None) -> list[list[int]]:
     import torch
 
     if cfg.int8 and device.type == "cpu" and hasattr(model, "int8_steps"):
@@ -104,6 +106,8 @@ def _generate(model, prime: list[int], cfg: SampleConfig, device: "torch.device"
         for _ in range(cfg.length):
             tok = pick(logits[:, -1])  # (B,)
             out.append(tok)
+            if on_token is not None:
+                on_token(tok.tolist())
             logits, state = model(tok[:, None], state)
     else:
         context = history[:, -window:]
@@ -111,5 +115,7 @@ def _generate(model, prime: list[int], cfg: SampleConfig, device: "torch.device"
             logits, _ = model(context, None)
             tok = pick(logits[:, -1])
             out.append(tok)
+            if on_token is not None:
+                on_token(tok.tolist())
             context = torch.cat([context[:, 1:] if context.size(1) >= window else context, tok[:, None]], dim=1)
     return torch.stack(out, dim=1).tolist()
