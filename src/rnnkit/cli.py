@@ -93,6 +93,13 @@ class Parser(argparse.ArgumentParser):
 
     def parse_known_args(self, args=None, namespace=None):
         self._add_deferred()
+        if self.__dict__.get("intermixed") and not self.__dict__.get("_mixing"):
+            # RUN, then TEXT...: texts after a flag too (``rnnkit tag RUN --json "text"``), which plain argparse refuses
+            self._mixing = True
+            try:
+                return super().parse_known_intermixed_args(args, namespace)
+            finally:
+                self._mixing = False
         return super().parse_known_args(args, namespace)
 
     def format_help(self) -> str:
@@ -224,6 +231,7 @@ def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
                                     "format of training, with or without labels): one line per input.")
     pr.add_argument("run", type=Path, help="run directory or checkpoint file")
     pr.add_argument("texts", nargs="*", metavar="TEXT", help="texts to label (or --input FILE)")
+    pr.intermixed = True
     pr.add_argument("--input", type=Path, default=None, metavar="FILE", help="a file of sequences to label")
     pr.add_argument("--checkpoint", choices=["best", "last"], default="best", help="which checkpoint of the run")
     pr.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
@@ -243,6 +251,7 @@ def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
                                     "come back in the same layout with the predicted tags in the tag column.")
     tg.add_argument("run", type=Path, help="run directory or checkpoint file")
     tg.add_argument("texts", nargs="*", metavar="TEXT", help="raw texts to tag (or --input FILE)")
+    tg.intermixed = True
     tg.add_argument("--input", type=Path, default=None, metavar="FILE", help="a file to tag")
     tg.add_argument("--format", choices=["auto", "text", "conllu", "conll", "json"], default="auto",
                     help="--input's format: text (raw, each line), conllu, conll, json (JSON Lines: {\"tokens\": [...]} "

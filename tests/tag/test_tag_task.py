@@ -128,6 +128,8 @@ def test_cli_trains_tags_and_evaluates_a_bio_file(tmp_path, capsys):
     tagged = json.loads(rnnkit(capsys, "tag", tmp_path / "run", "I will visit Rome now.", "--json")[1])
     assert tagged["tokens"] == ["I", "will", "visit", "Rome", "now", "."]
     assert {"type": "LOC", "start": 3, "end": 4, "text": "Rome"} in tagged["spans"]
+    flag_first = rnnkit(capsys, "tag", tmp_path / "run", "--json", "I will visit Rome now.")[1]  # texts after a flag
+    assert json.loads(flag_first) == tagged
     code, _, err = rnnkit(capsys, "tag", tmp_path / "run", "--input", data, "--output", tmp_path / "tagged.conll")
     assert code == 0, err
     assert (tmp_path / "tagged.conll").read_text().splitlines()[:3] == (data.read_text().splitlines()[:3])
