@@ -111,7 +111,8 @@ TASKS = {
                     serve_ref="rnnkit.classify.serve"),
     "tag": TaskSpec("tag", "sequence-tagger", "rnnkit.tag.task:TagConfig", "rnnkit.tag.api", {"train": BUDGET},
                     "tokens", "tag", "tag", "rnnkit.tag.diagnosis:measure",
-                    "each word's most frequent training tag", export_ref="rnnkit.tag.export",
+                    "each word's most frequent training tag (entities: a per-token logistic regression)",
+                    export_ref="rnnkit.tag.export",
                     serve_ref="rnnkit.tag.serve"),
 }
 DEFAULT = "lm"

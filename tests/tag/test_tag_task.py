@@ -11,7 +11,7 @@ from rnnkit.cli import main
 from rnnkit.core import checkpoint
 from rnnkit.core.config import from_dict
 from rnnkit.tag import api, metrics
-from rnnkit.tag.baseline import MostFrequentTag
+from rnnkit.tag.baseline import MostFrequentTag, TokenClassifier
 from rnnkit.tag.task import TagConfig
 
 WORDS = list("abcdef")
@@ -103,6 +103,15 @@ def test_most_frequent_tag_baseline():
     assert base.predict([["THE", "dog", "cat"]]) == [["DET", "NOUN", "DET"]]  # dog: a tie, code-point order
 
 
+def test_token_classifier_tags_unseen_names_from_spelling_and_neighbours():
+    places, people = ["Rome", "Oslo", "Lima", "Kyiv"], ["Ann", "Bob", "Cid", "Dee"]
+    tokens = [["we", "visit", p, "with", q, "today"] for p in places for q in people]
+    tags = [["O", "O", "B-LOC", "O", "B-PER", "O"] for _ in tokens]
+    base = TokenClassifier(tokens, tags)
+    assert base.predict([["we", "visit", "Quito", "with", "Eve", "today"], []]) == [
+        ["O", "O", "B-LOC", "O", "B-PER", "O"], []]  # neither name was seen in training
+
+
 def rnnkit(capsys, *args):
     """The command line in this process: ``(exit code, stdout, stderr)``."""
     code = main([str(a) for a in args])
@@ -130,6 +139,8 @@ def test_cli_trains_tags_and_evaluates_a_bio_file(tmp_path, capsys):
     assert {"type": "LOC", "start": 3, "end": 4, "text": "Rome"} in tagged["spans"]
     flag_first = rnnkit(capsys, "tag", tmp_path / "run", "--json", "I will visit Rome now.")[1]  # texts after a flag
     assert json.loads(flag_first) == tagged
+    code, out, err = rnnkit(capsys, "diagnose", tmp_path / "run")
+    assert code == 0 and "a per-token logistic regression (no RNN, no CRF)" in out, err
     code, _, err = rnnkit(capsys, "tag", tmp_path / "run", "--input", data, "--output", tmp_path / "tagged.conll")
     assert code == 0, err
     assert (tmp_path / "tagged.conll").read_text().splitlines()[:3] == (data.read_text().splitlines()[:3])
