@@ -10,6 +10,7 @@ prepared in a sibling folder first, so bad input leaves the old run and the fold
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 from pathlib import Path
@@ -21,6 +22,20 @@ CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 LAST = "last.safetensors"
 BEST = "best.safetensors"
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    """The rows of a run's ``metrics.jsonl`` ([] without one); a line cut by a kill is skipped, the rest is good."""
+    path = Path(run_dir) / METRICS_FILE
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            continue
+    return rows
 
 
 def is_run(path: Path) -> bool:

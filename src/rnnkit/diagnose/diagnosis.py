@@ -8,7 +8,6 @@ and turns it into ``rnnkit train`` command lines built from the run's saved conf
 from __future__ import annotations
 
 import dataclasses
-import json
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,14 +51,7 @@ def check_finished(run_dir: Path) -> None:
     run_dir = Path(run_dir)
     if not rundir.is_run(run_dir):
         raise RnnkitError(f"{run_dir} is not a run directory (no config.json); pass the --out of rnnkit train")
-    log = run_dir / rundir.METRICS_FILE
-    rows = []
-    if log.is_file():
-        for line in log.read_text(encoding="utf-8").splitlines():
-            try:
-                rows.append(json.loads(line))
-            except ValueError:
-                continue
+    rows = rundir.read_metrics(run_dir)
     if not (run_dir / rundir.BEST).is_file() or not any(r.get("kind") == "val" for r in rows):
         raise RnnkitError(f"{run_dir} has no finished validation yet; train it until its first validation "
                           f"(--eval-every) and diagnose it then")

@@ -143,7 +143,7 @@ class ExportedForecaster(Exported):
             raise RnnkitError(f"--horizon must be at least 1, got {H}")
         method, levels = choose(intervals, levels, self.use["intervals"],
                                 tuple(float(v) for v in self.use["levels"].split(",") if v.strip()))
-        series = self.series if history is None else check_history(self._history(history), self.window,
+        series = self.series if history is None else check_history(posted_series(self.series, history), self.window,
                                                                     self.transform.lost)
         pcs = percents(levels)
         dates, point, bounds_ = from_end(
@@ -153,23 +153,24 @@ class ExportedForecaster(Exported):
             lambda pred: bounds(pred, levels, method, self.calibration, self.use["conformal_score"], str(self.folder)))
         return Forecast(dates, point, bounds_, method)
 
-    def _history(self, history: Series | dict) -> Series:
-        """A posted history as a ``Series`` with the run's columns and frequency; one-line errors."""
-        if isinstance(history, Series):
-            return history
-        if not isinstance(history, dict) or "values" not in history or "dates" not in history:
-            raise RnnkitError("history must be a Series or a dict with dates and values (as in the export's "
-                              "series.json); pass history={'dates': [...], 'values': [...]}")
-        s = self.series
-        try:
-            values = np.asarray(history["values"], dtype=np.float64).reshape(-1)
-            dates = np.asarray(history["dates"], dtype="datetime64")
-            cov = np.asarray(history.get("covariates", np.zeros((len(values), 0))), dtype=np.float64)
-            cov = cov.reshape(len(values), len(s.covariate_names))
-        except (TypeError, ValueError) as e:
-            raise RnnkitError(f"history could not be read ({e}); pass dates as ISO strings, values as numbers and "
-                              f"covariates as {len(s.covariate_names)} numbers per date") from None
-        if len(dates) != len(values) or not np.isfinite(values).all():
-            raise RnnkitError(f"history has {len(dates)} dates and {len(values)} values, some not finite; pass one "
-                              f"finite value per date")
-        return Series(dates.astype(s.dates.dtype), values, cov, s.covariate_names, s.name, s.frequency)
+
+def posted_series(s: Series, history: Series | dict) -> Series:
+    """``history`` (a ``Series``, or a dict of ``dates``, ``values`` and optional ``covariates``) as a ``Series``
+    with the columns and frequency of the run's series ``s``; one-line errors."""
+    if isinstance(history, Series):
+        return history
+    if not isinstance(history, dict) or "values" not in history or "dates" not in history:
+        raise RnnkitError("history must be a Series or a dict with dates and values (as in the export's "
+                          "series.json); pass history={'dates': [...], 'values': [...]}")
+    try:
+        values = np.asarray(history["values"], dtype=np.float64).reshape(-1)
+        dates = np.asarray(history["dates"], dtype="datetime64")
+        cov = np.asarray(history.get("covariates", np.zeros((len(values), 0))), dtype=np.float64)
+        cov = cov.reshape(len(values), len(s.covariate_names))
+    except (TypeError, ValueError) as e:
+        raise RnnkitError(f"history could not be read ({e}); pass dates as ISO strings, values as numbers and "
+                          f"covariates as {len(s.covariate_names)} numbers per date") from None
+    if len(dates) != len(values) or not np.isfinite(values).all():
+        raise RnnkitError(f"history has {len(dates)} dates and {len(values)} values, some not finite; pass one "
+                          f"finite value per date")
+    return Series(dates.astype(s.dates.dtype), values, cov, s.covariate_names, s.name, s.frequency)

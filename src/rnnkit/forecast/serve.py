@@ -104,9 +104,9 @@ def describe(model) -> dict:
 def observed(model, history: Series | dict | None) -> Series:
     """The series a forecast starts after: the run's, or a posted history read as the export's runtime reads
     one (its columns and frequency; one-line errors)."""
-    from .runtime import ExportedForecaster
+    from .runtime import posted_series
 
-    return model.series if history is None else ExportedForecaster._history(model, history)  # reads model.series
+    return model.series if history is None else posted_series(model.series, history)
 
 
 def _history(model, posted: History | None) -> dict | None:

@@ -21,17 +21,7 @@ from .sections import Section, number
 REPORT_FILE = "report.html"
 
 
-def read_metrics(run_dir: Path) -> list[dict]:
-    path = run_dir / rundir.METRICS_FILE
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except ValueError:
-            continue  # a line cut by a kill; the rest of the log is still good
-    return rows
+read_metrics = rundir.read_metrics  # the rows of metrics.jsonl (tune_report imports it from here)
 
 
 def configuration(config: dict) -> Section:

@@ -162,20 +162,16 @@ def load_backend(run: Path, backend: str, threads: int, load_torch: Callable[[Pa
 def summary(run: Path, backend: str) -> dict:
     """What ``GET /v1/models`` says of a run: its model options and its metrics (the test metrics stored in its
     export where there is one, else the best validation loss the training logged)."""
+    from ..core import rundir
     from ..core.fileio import read_json
+    from ..runtime import default_folder, manifest
 
-    config = read_json(run / "config.json") if (run / "config.json").is_file() else {}
+    config = read_json(run / rundir.CONFIG_FILE) if (run / rundir.CONFIG_FILE).is_file() else {}
     options = {k: v for section in ("model", "rnn") if isinstance(config.get(section), dict)
                for k, v in config[section].items()}
-    metrics: dict = {}
-    manifest = run / "onnx" / "manifest.json"
-    if manifest.is_file():
-        metrics = read_json(manifest).get("metrics", {})
-    if not metrics and (run / "metrics.jsonl").is_file():
-        import json
-
-        rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text("utf-8").splitlines() if line.strip()]
-        val = [r for r in rows if r.get("kind") == "val"]
-        if val:
-            metrics = {"validation": {"best_val_loss": val[-1].get("best_val"), "steps": val[-1].get("step")}}
+    exported = default_folder(run) / manifest.MANIFEST
+    metrics: dict = read_json(exported).get("metrics", {}) if exported.is_file() else {}
+    val = [r for r in rundir.read_metrics(run) if r.get("kind") == "val"]
+    if not metrics and val:
+        metrics = {"validation": {"best_val_loss": val[-1].get("best_val"), "steps": val[-1].get("step")}}
     return {"options": options, "metrics": metrics}
