@@ -48,7 +48,8 @@ def loss_plot(run: Path, name: str) -> None:
     from rnnkit.report.plots import loss_curves
     from rnnkit.report.run_report import read_metrics
 
-    image = loss_curves(read_metrics(run), "step", "step")
+    score = json.loads((run / "config.json").read_text())["train"].get("select", "loss")
+    image = loss_curves(read_metrics(run), "step", "step", score)
     (FIGURES / name).write_bytes(image.png)
 
 

@@ -462,7 +462,7 @@ def _train_classifier(cfg, args: argparse.Namespace) -> None:
     c = result.examples
     print(f"trained {result.steps} steps ({result.epochs} full epochs over {c['train']:,} {result.kind} sequences; "
           f"{c['val']:,} for validation, {c['test']:,} for test) in {result.elapsed:.0f} s, stopped by {result.stopped}; "
-          f"best validation loss {result.best_val:.4f}")
+          f"best validation {'error (1 - accuracy)' if cfg.train.select == 'error' else 'loss'} {result.best_val:.4f}")
     if result.transferred is not None:
         print(f"--encoder-from: {result.transferred:,} of the classifier's units started from the language model's "
               f"embedding, and its recurrent layers from the language model's")

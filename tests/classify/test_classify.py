@@ -220,7 +220,7 @@ def _train_losses(run):
 def test_a_resumed_run_matches_an_uninterrupted_one(tmp_path):
     data = text_file(tmp_path / "d.csv", 120, lambda a, b: b)
     # dropout: the RNG state is restored too; 6 steps an epoch: the cut falls in the second epoch
-    cfg = config(data, {"dropout": 0.3}, steps=10, eval_every=4, log_every=2, batch_size=16)
+    cfg = config(data, {"dropout": 0.3}, steps=10, eval_every=4, log_every=2, batch_size=16, word_dropout=0.2)
     api.train(cfg, tmp_path / "full")
     api.train(cfg, tmp_path / "cut", stop_after=9)  # "killed" at step 9, last checkpoint at 8
     assert [s for s, _ in _train_losses(tmp_path / "cut")] == [2, 4, 6, 8]
@@ -235,6 +235,37 @@ def test_a_resumed_run_matches_an_uninterrupted_one(tmp_path):
     cfg.train.seed, cfg.train.steps = 1, 4  # another seed trains differently: the comparison can fail
     api.train(cfg, tmp_path / "other")
     assert _train_losses(tmp_path / "other") != full[:2]
+
+
+def test_word_dropout_reads_units_as_unknown_at_its_rate_seeded_by_epoch_and_example():
+    from rnnkit.classify.task import ClassifyTask
+    from rnnkit.core.pieces import UNK
+
+    inputs = [np.arange(2, 402, dtype=np.int64) for _ in range(50)]
+    cfg = from_dict(ClassifyConfig, {"train": {"word_dropout": 0.25}})
+    task = ClassifyTask(SimpleNamespace(n_classes=2), inputs, np.zeros(50, np.int64), ([], np.zeros(0)), cfg, {}, {}, torch.device("cpu"))
+    idx = np.arange(50)
+    first, again, later = task.dropped(0, idx), task.dropped(0, idx), task.dropped(1, idx)
+    rate = np.mean(np.concatenate(first) == UNK)
+    assert 0.23 < rate < 0.27
+    assert all((a == b).all() for a, b in zip(first, again)) and not all((a == b).all() for a, b in zip(first, later))
+    assert all(((d == x) | (d == UNK)).all() for d, x in zip(first, inputs))  # nothing else changes
+    assert (inputs[0] == np.arange(2, 402)).all()  # the training examples stay as they were
+    cfg.train.word_dropout = 0.0
+    assert task.dropped(0, idx)[0] is inputs[0]
+
+
+def test_select_error_keeps_the_checkpoint_of_best_validation_accuracy(tmp_path):
+    data = text_file(tmp_path / "last.csv", 240, lambda a, b: b)
+    cfg = config(data, {"bidirectional": False, "pooling": "last", "dropout": 0.0}, {"min_freq": 1},
+                 steps=30, eval_every=10, lr=1e-2, select="error")
+    result = api.train(cfg, tmp_path / "run")
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    vals = [r["val_loss"] for r in rows if r["kind"] == "val"]
+    assert len(vals) == 3 and result.best_val == min(vals)
+    best = api.evaluate(api.load(tmp_path / "run"), "val", tmp_path / "run")  # the best checkpoint's
+    assert 0 < result.best_val - (1 - best.accuracy) == pytest.approx(1e-6 * best.loss, rel=1e-3)  # ties: lower loss
+    assert result.best_val - (1 - best.accuracy) < 1 / 48  # never more than one validation example's worth
 
 
 # -- scores ----------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ character and SentencePiece units) and numeric models (linear and convolutional 
 CLI's ``--backend onnx``, bad input, and a run of the runtime where torch cannot be imported."""
 
 import csv
+import json
 import sys
 from pathlib import Path
 
@@ -118,9 +119,14 @@ def test_rnnkit_predict_with_the_onnx_backend_prints_what_the_torch_backend_prin
     texts = ["a w1 w2 w3 b", "b w4 a", "zzz"]
     with open(tmp_path / "in.csv", "w", newline="") as f:
         csv.writer(f).writerows([["text"], *[[t] for t in texts]])
-    for args in ([*texts, "--top-k", "2"], ["--input", str(tmp_path / "in.csv"), "--json"]):
-        printed = _printed(capsys, ["predict", str(run), *args])
-        assert _printed(capsys, ["predict", str(run), *args, "--backend", "onnx"]) == printed
+    args = [*texts, "--top-k", "2"]  # probabilities printed to 3 decimals
+    assert _printed(capsys, ["predict", str(run), *args, "--backend", "onnx"]) == _printed(capsys, ["predict", str(run), *args])
+    args = ["--input", str(tmp_path / "in.csv"), "--json"]  # full float32 probabilities: equal to 1e-6
+    torch_rows, onnx_rows = ([json.loads(line) for line in _printed(capsys, ["predict", str(run), *args, *backend]).splitlines()]
+                             for backend in ([], ["--backend", "onnx"]))
+    assert [r["id"] for r in onnx_rows] == [r["id"] for r in torch_rows] and len(torch_rows) == 3
+    for a, b in zip(onnx_rows, torch_rows):
+        assert a["label"] == b["label"] and a["probability"] == pytest.approx(b["probability"], abs=1e-6)
     numeric = runs["numeric-conv-gru-forward-mean"][0]
     ts = ts_file(tmp_path / "new.ts", 6, seed=5)
     printed = _printed(capsys, ["predict", str(numeric), "--input", str(ts)])

@@ -127,12 +127,23 @@ def test_default_path_and_diagnosis_section(runs):
 def test_gradient_plots_only_when_the_log_has_them():
     rows = [{"kind": "train", "step": s, "loss": 3.0 / s, "lr": 0.01, "elapsed": s * 0.1} for s in range(1, 6)]
     assert [im.alt for im in plots.training_images(rows)] == [
-        "training and validation loss against step", "training and validation loss against wall time (s)",
+        "training loss and validation loss against step", "training loss and validation loss against wall time (s)",
         "learning rate against step"]
     for r in rows:
         r.update(grad_norm=2.0 * r["step"], clip_rate=0.2)
     images = plots.training_images(rows)
-    assert len(images) == 4 and images[-1].alt.startswith("gradient norm") and images[-1].png[:4] == b"\x89PNG"
+    assert len(images) == 4 and images[0].alt == "training loss and validation loss against step" and images[-1].alt.startswith("gradient norm") and images[-1].png[:4] == b"\x89PNG"
+
+
+def test_a_run_that_validates_by_error_says_so():
+    from rnnkit.report.run_report import training
+
+    rows = [{"kind": "train", "step": s, "loss": 3.0 / s, "lr": 0.01, "elapsed": s * 0.1} for s in range(1, 6)]
+    rows += [{"kind": "val", "step": s, "val_loss": 0.3 - 0.01 * s, "elapsed": s * 0.1} for s in (2, 4)]
+    section = training(rows, "error")
+    assert "best validation error 0.2600 at step 4" in " ".join(section.text)
+    assert section.images[0].alt == "training loss and validation error against step"
+    assert "best validation loss 0.2600" in " ".join(training(rows).text)
 
 
 def test_bad_input(runs, tmp_path):

@@ -290,3 +290,20 @@ def test_span_f1_of_a_tagger_without_entity_tags_is_a_named_error(tmp_path):
     assert _validation_score(spec, tmp_path / "run", "accuracy") == pytest.approx(accuracy)
     with pytest.raises(RnnkitError, match="--metric f1: the run's tags .scheme none. have no entity spans"):
         _validation_score(spec, tmp_path / "run", "f1")
+
+
+@pytest.mark.parametrize(("task", "base", "space", "metric", "name"), [
+    ("tag", {}, [], "val_loss", "best validation error"),  # the tagger keeps its lowest validation error
+    ("tag", {"train": {"select": "loss"}}, [], "val_loss", "best validation loss"),
+    ("classify", {}, [], "val_loss", "best validation error"),
+    ("classify", {"train": {"select": "loss"}}, [], "val_loss", "best validation loss"),
+    ("classify", {}, [{"key": "train.select"}], "val_loss", "best validation score (loss or error"),
+    ("lm", {}, [], "val_loss", "best validation loss"),
+    ("tag", {}, [], "f1", "validation f1"),
+])
+def test_the_study_names_its_objective_as_the_trainer_scores_it(task, base, space, metric, name):
+    from rnnkit.tune.results import objective_name
+    from rnnkit.tune.study import Setup
+
+    setup = Setup(task, base, space, metric, None, 1, {})
+    assert objective_name(setup).startswith(name)

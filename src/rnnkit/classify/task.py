@@ -17,6 +17,7 @@ from torch.nn import functional as F
 from ..core import distributed
 from ..core.buckets import length_bucketed
 from ..core.config import option, require
+from ..core.pieces import UNK
 from ..core.trainer import TrainConfig, to_device
 from .examples import DataConfig
 from .model import ClassifierConfig, SequenceClassifier
@@ -24,6 +25,7 @@ from .units import UnitsConfig
 
 KIND = "sequence-classifier"
 WINDOW = 50  # batches sorted by length together
+TIE = 1e-6  # --select error: this much of the loss (at most 10 nats) breaks ties between equal error rates
 
 
 @dataclass
@@ -36,6 +38,16 @@ class ClassifyTrainConfig(TrainConfig):
     class_weight: str = option("none", "none, or balanced: weigh each class's loss by the inverse of its share "
                                        "of the training examples (imbalanced data)", ("none", "balanced"))
     label_smoothing: float = option(0.0, "spread this much of each target's probability over the classes")
+    ema: float = option(0.999, "keep an exponential moving average of the weights with this decay per step; "
+                               "validation, checkpoints' model and the trained model are the average (0 = off)")
+    word_dropout: float = option(0.0, "text, training: read each unit as <unk> with this probability (word dropout)")
+    select: str = option("error", "what validation scores to keep the best checkpoint and to stop early: error "
+                                  "(1 - accuracy; equal errors: the lower loss) or loss (cross-entropy)",
+                         ("error", "loss"))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(0 <= self.word_dropout < 1, "word_dropout", f"must be in [0, 1), got {self.word_dropout}")
 
 
 @dataclass
@@ -109,10 +121,24 @@ class ClassifyTask:
         for idx in batches[start:]:
             if self.world > 1:
                 idx = distributed.shard_indices(idx, self.rank, self.world, fill=fill)
-            yield idx
+            yield epoch, idx
+
+    def dropped(self, epoch: int, idx: np.ndarray) -> list[np.ndarray]:
+        """The batch's inputs; text ids read as ``<unk>`` with probability ``--word-dropout`` (padding stays 0)."""
+        p = self.cfg.train.word_dropout
+        if not p or self.inputs[0].ndim != 1:
+            return [self.inputs[i] for i in idx]
+        out = []
+        for i in idx:  # a stream per example: the same noise whichever process (torchrun rank) reads it
+            rng = np.random.default_rng([self.cfg.train.seed, epoch, int(i), 11])
+            ids = self.inputs[i].copy()
+            ids[rng.random(len(ids)) < p] = UNK
+            out.append(ids)
+        return out
 
     def loss(self, batch: Any, carry: Any):
-        x, lengths = pad([self.inputs[i] for i in batch])
+        epoch, batch = batch
+        x, lengths = pad(self.dropped(epoch, batch))
         y = self.labels[batch].to(self.device)
         logits = self.model(to_device(x, self.device), lengths)
         loss = F.cross_entropy(logits.float(), y, weight=self.weights, label_smoothing=self.cfg.train.label_smoothing)
@@ -123,7 +149,10 @@ class ClassifyTask:
         if not len(labels):  # more processes than validation examples
             return 0.0, 0
         logits = predict_logits(self.model, inputs, self.device)
-        return float(F.cross_entropy(logits, torch.as_tensor(labels))), len(labels)
+        loss = float(F.cross_entropy(logits, torch.as_tensor(labels)))
+        if self.cfg.train.select == "error":  # ties (common on a small validation part) go to the lower loss
+            return float((logits.argmax(1) != torch.as_tensor(labels)).float().mean()) + TIE * min(loss, 10.0), len(labels)
+        return loss, len(labels)
 
     def checkpoint_meta(self) -> dict:
         return self.meta

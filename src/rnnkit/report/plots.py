@@ -2,7 +2,8 @@
 
 Training rows (``kind: train``) carry ``step``, ``loss``, ``lr``, ``elapsed`` (seconds) and,
 when the trainer logs them, ``grad_norm`` (before clipping) and ``clip_rate`` (share of
-clipped steps in the logging interval); validation rows (``kind: val``) carry ``val_loss``.
+clipped steps in the logging interval); validation rows (``kind: val``) carry ``val_loss``, the
+trainer's validation score: a loss, or an error rate for a run with ``train.select = "error"``.
 A plot whose quantities the rows lack is left out.
 """
 
@@ -30,19 +31,26 @@ def _axes(title: str, xlabel: str, ylabel: str):
     return fig, ax
 
 
-def loss_curves(rows: list[dict], x: str, xlabel: str) -> Image | None:
-    """Training and validation loss against ``x`` (``step`` or ``elapsed``)."""
+def loss_curves(rows: list[dict], x: str, xlabel: str, score: str = "loss") -> Image | None:
+    """Training loss and the validation score against ``x`` (``step`` or ``elapsed``); ``score``
+    ``error``: the run validated by error (``train.select``), drawn on its own axis on the right."""
     train, val = _series(rows, "train", x, "loss"), _series(rows, "val", x, "val_loss")
     if not train[0] and not val[0]:
         return None
-    fig, ax = _axes(f"loss against {xlabel}", xlabel, "loss")
+    error = score == "error"
+    fig, ax = _axes(f"loss{' and validation error' if error else ''} against {xlabel}", xlabel, "loss")
     if train[0]:
         ax.plot(*train, lw=1, marker="." if len(train[0]) <= 50 else None, label="training (running, dropout on)")
     if val[0]:
-        ax.plot(*val, "o-", ms=3, label="validation")
-    ax.legend()
+        on = ax.twinx() if error else ax
+        on.plot(*val, "o-", ms=3, color="tab:orange", label="validation error (right axis)" if error else "validation")
+        if error:
+            on.set_ylabel("validation error")
+    lines = [line for a in fig.axes for line in a.get_lines()]
+    ax.legend(lines, [line.get_label() for line in lines])
     fig.tight_layout()
-    return figure_image(fig, f"training and validation loss against {xlabel}")
+    what = "validation error" if score == "error" else "validation loss"
+    return figure_image(fig, f"training loss and {what} against {xlabel}")
 
 
 def learning_rate(rows: list[dict]) -> Image | None:
@@ -77,7 +85,7 @@ def gradients(rows: list[dict]) -> Image | None:
     return figure_image(fig, "gradient norm before clipping and share of clipped steps against step")
 
 
-def training_images(rows: list[dict]) -> list[Image]:
-    images = [loss_curves(rows, "step", "step"), loss_curves(rows, "elapsed", "wall time (s)"),
+def training_images(rows: list[dict], score: str = "loss") -> list[Image]:
+    images = [loss_curves(rows, "step", "step", score), loss_curves(rows, "elapsed", "wall time (s)", score),
               learning_rate(rows), gradients(rows)]
     return [im for im in images if im is not None]

@@ -34,7 +34,8 @@ def configuration(config: dict) -> Section:
     return Section("Configuration", table=rows)
 
 
-def training(rows: list[dict]) -> Section:
+def training(rows: list[dict], score: str = "loss") -> Section:
+    """The training curves; ``score``: what the validation rows hold, ``loss`` or ``error`` (``train.select``)."""
     train = [r for r in rows if r.get("kind") == "train"]
     val = [r for r in rows if r.get("kind") == "val"]
     text = []
@@ -44,12 +45,12 @@ def training(rows: list[dict]) -> Section:
                     f"{last['loss']:.4f}; gradient clipped on {last.get('clipped', 0)} steps.")
     if val:
         best = min(val, key=lambda r: r["val_loss"])
-        text.append(f"{len(val)} validations; best validation loss {best['val_loss']:.4f} at step {best['step']}.")
+        text.append(f"{len(val)} validations; best validation {score} {best['val_loss']:.4f} at step {best['step']}.")
     if not any(("grad_norm" in r or "clip_rate" in r) for r in train):
         text.append("This run's metrics log has no gradient norms or clip rates, so they are not plotted.")
     if not rows:
         text = ["The run has no metrics log."]
-    return Section("Training", text=text, images=plots.training_images(rows))
+    return Section("Training", text=text, images=plots.training_images(rows, score))
 
 
 def diagnosis_section(diagnosis: dict | None) -> Section:
@@ -82,7 +83,8 @@ def build_report(run: str | Path, diagnosis: dict | None = None, device: str = "
     config = spec.upgrade(read_json(run_dir / rundir.CONFIG_FILE))  # options added since, as the run did
     rows = read_metrics(run_dir)
     part = spec.api.report_view(spec.api.load(run_dir, device=device), run_dir)
-    sections = [configuration(config), part.split, training(rows), diagnosis_section(diagnosis), *part.view, part.test]
+    score = config.get("train", {}).get("select", "loss")  # tag and classify validate by error by default
+    sections = [configuration(config), part.split, training(rows, score), diagnosis_section(diagnosis), *part.view, part.test]
     return html.render(f"rnnkit report: {run_dir.name}", f"{spec.kind} run in {run_dir.resolve()}", sections)
 
 

@@ -27,7 +27,8 @@ def _tune_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--trial-time", type=float, default=None, metavar="SECONDS",
                    help="training seconds per trial (train.max_time); or set a step budget in the base config")
     t.add_argument("--metric", default=None,
-                   help="objective: val_loss (best validation loss, default) or a validation metric of the task "
+                   help="objective: val_loss (the trainer's best validation score, default: the loss, or the error where "
+                        "train.select is error, as by default for classify and tag) or a validation metric of the task "
                         "(lm: accuracy, bits_per_char, ...; translate: bleu, chrf; forecast: mase, smape; audio: accuracy; classify: accuracy, macro_f1; tag: accuracy, f1 (entity spans))")
     t.add_argument("--prune", choices=PRUNERS, default=None,
                    help=f"stop hopeless trials early from their validation losses (default: {SamplerConfig.prune})")

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from ..core.config import from_dict
 from ..core.errors import RnnkitError
 from ..core.fileio import atomic_write_bytes, save_figure
 from .study import Setup
@@ -122,7 +123,14 @@ def write_best(path: Path, setup: Setup, t: FrozenTrial) -> None:
 
 
 def objective_name(setup: Setup) -> str:
-    return "best validation loss" if setup.metric == "val_loss" else f"validation {setup.metric}"
+    """What a study's values are: a task metric, or the trainer's validation score, which is the error
+    under ``train.select = "error"`` (the tagger's default) and the loss otherwise."""
+    if setup.metric != "val_loss":
+        return f"validation {setup.metric}"
+    if any(p["key"] == "train.select" for p in setup.space):
+        return "best validation score (loss or error, as each trial's train.select)"
+    select = getattr(from_dict(setup.spec.config, setup.base, "base config").train, "select", "loss")
+    return "best validation error" if select == "error" else "best validation loss"
 
 
 def figures(study: optuna.Study) -> Iterator[tuple[str, Any]]:
