@@ -462,7 +462,7 @@ def _train_classifier(cfg, args: argparse.Namespace) -> None:
     c = result.examples
     print(f"trained {result.steps} steps ({result.epochs} full epochs over {c['train']:,} {result.kind} sequences; "
           f"{c['val']:,} for validation, {c['test']:,} for test) in {result.elapsed:.0f} s, stopped by {result.stopped}; "
-          f"best validation {'error (1 - accuracy)' if cfg.train.select == 'error' else 'loss'} {result.best_val:.4f}")
+          f"best validation {_selection(cfg, 'error (1 - accuracy)', 'loss')} {result.best_val:.4f}")
     if result.transferred is not None:
         print(f"--encoder-from: {result.transferred:,} of the classifier's units started from the language model's "
               f"embedding, and its recurrent layers from the language model's")
@@ -472,12 +472,14 @@ def _train_classifier(cfg, args: argparse.Namespace) -> None:
           f"      rnnkit evaluate {args.out} --split test --plot {args.out / 'confusion.png'}")
 
 
-def _tag_selection(cfg, scheme: str) -> str:
-    """What a tagger's validation score is (``--select``)."""
+def _selection(cfg, error: str, loss: str) -> str:
+    """What a classifier's or tagger's validation score is (``--select``): ``error`` or ``loss`` described."""
+    return loss if cfg.train.select == "loss" else error
+
+
+def _tag_error(scheme: str) -> str:
     from .tag.scheme import ENTITY_SCHEMES
 
-    if cfg.train.select == "loss":
-        return "loss (nats/token)"
     return "error (1 - entity span F1)" if scheme in ENTITY_SCHEMES else "error (token error rate)"
 
 
@@ -492,7 +494,8 @@ def _train_tagger(cfg, args: argparse.Namespace) -> None:
         print(f"note: {note}")
     print(f"trained {result.steps} steps ({result.epochs} full epochs over {c['train']:,} sentences; {c['val']:,} for "
           f"validation, {c['test']:,} for test; tag scheme {result.scheme}) in {result.elapsed:.0f} s, stopped by "
-          f"{result.stopped}; best validation {_tag_selection(cfg, result.scheme)} {result.best_val:.4f}")
+          f"{result.stopped}; best validation {_selection(cfg, _tag_error(result.scheme), 'loss (nats/token)')} "
+          f"{result.best_val:.4f}")
     print(f"run directory: {args.out}\n"
           f"next: rnnkit tag {args.out} \"<a sentence>\"\n"
           f"      rnnkit evaluate {args.out} --split test")

@@ -108,7 +108,7 @@ TASKS = {
                          {"train": BUDGET}, "sequences", "predict", "predict", "rnnkit.classify.diagnosis:measure",
                          "TF-IDF + logistic regression (text) or 1-nearest neighbour (numeric)",
                          export_ref="rnnkit.classify.export",
-                    serve_ref="rnnkit.classify.serve"),
+                    serve_ref="rnnkit.classify.serve", upgrade_ref="rnnkit.classify.task:upgrade"),
     "tag": TaskSpec("tag", "sequence-tagger", "rnnkit.tag.task:TagConfig", "rnnkit.tag.api", {"train": BUDGET},
                     "tokens", "tag", "tag", "rnnkit.tag.diagnosis:measure",
                     "each word's most frequent training tag (entities: a per-token logistic regression)",

@@ -291,3 +291,19 @@ def test_the_most_confident_errors_come_first():
     rows = api.confident_errors(clf, examples, probs, np.array([1, 0, 0, 1]))
     assert rows[1:] == [["r1", "fine", "pos", "neg", "0.900"], ["r3", "meh", "neg", "pos", "0.800"],
                         ["r2", "awful", "neg", "pos", "0.600"]]
+
+
+def test_a_run_saved_before_select_and_word_dropout_resumes_as_it_trained(tmp_path):
+    """Runs written before --select and --word-dropout kept the lowest validation loss without word dropout:
+    a resume (and a load) reads them so, not with today's defaults."""
+    from rnnkit import tasks
+
+    data = text_file(tmp_path / "d.csv", 60, lambda a, b: b)
+    api.train(config(data, steps=2, eval_every=2), tmp_path / "old")
+    saved = json.loads((tmp_path / "old" / "config.json").read_text())
+    for name in ("select", "word_dropout"):
+        del saved["train"][name]
+    (tmp_path / "old" / "config.json").write_text(json.dumps(saved))
+    cfg = tasks.resume_config(tasks.TASKS["classify"], tmp_path / "old", {})
+    assert (cfg.train.select, cfg.train.word_dropout) == ("loss", 0.0)
+    assert ClassifyConfig().train.select == "error"  # today's default differs: the upgrade decides

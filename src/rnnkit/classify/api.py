@@ -30,7 +30,7 @@ from . import model as seqmodel
 from . import transfer
 from .examples import Examples, read_examples
 from .model import SequenceClassifier
-from .task import KIND, ClassifyConfig, ClassifyTask, predict_logits
+from .task import KIND, ClassifyConfig, ClassifyTask, predict_logits, upgrade
 from .units import Scaler, TextEncoder
 
 TOKENIZER = "tokenizer/model"  # the SentencePiece model's bytes (a uint8 tensor) in a subword run's checkpoints
@@ -157,7 +157,7 @@ def load(path: str | Path, device: str = "cpu", which: str = "best") -> Classifi
     tensors, meta = checkpoint.load(ckpt)
     if meta.get("kind") != KIND:
         raise RnnkitError(f"{path} holds a {meta.get('kind')} model, not a sequence classifier")
-    cfg = from_dict(ClassifyConfig, meta["config"], "checkpoint config")
+    cfg = from_dict(ClassifyConfig, upgrade(meta["config"]), "checkpoint config")
     if meta["input"] == "text":
         blob = tensors.get(TOKENIZER)
         encoder = TextEncoder.from_state(cfg.units, meta["units"], b"" if blob is None else blob.numpy().tobytes())

@@ -17,7 +17,7 @@ from torch.nn import functional as F
 from ..core import distributed
 from ..core.buckets import length_bucketed
 from ..core.config import option, require
-from ..core.pieces import UNK
+from ..core.pieces import unknown_noise
 from ..core.trainer import TrainConfig, to_device
 from .examples import DataConfig
 from .model import ClassifierConfig, SequenceClassifier
@@ -48,6 +48,15 @@ class ClassifyTrainConfig(TrainConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         require(0 <= self.word_dropout < 1, "word_dropout", f"must be in [0, 1), got {self.word_dropout}")
+
+
+def upgrade(saved: dict) -> dict:
+    """A saved configuration (a run's ``config.json`` or checkpoint) with the options added since it was
+    written set to what the run did then: the lowest validation loss kept, no word dropout."""
+    train = saved.get("train")
+    if isinstance(train, dict):
+        saved = {**saved, "train": {"select": "loss", "word_dropout": 0.0, **train}}
+    return saved
 
 
 @dataclass
@@ -128,13 +137,7 @@ class ClassifyTask:
         p = self.cfg.train.word_dropout
         if not p or self.inputs[0].ndim != 1:
             return [self.inputs[i] for i in idx]
-        out = []
-        for i in idx:  # a stream per example: the same noise whichever process (torchrun rank) reads it
-            rng = np.random.default_rng([self.cfg.train.seed, epoch, int(i), 11])
-            ids = self.inputs[i].copy()
-            ids[rng.random(len(ids)) < p] = UNK
-            out.append(ids)
-        return out
+        return [unknown_noise(self.inputs[i], p, [self.cfg.train.seed, epoch, int(i), 11]) for i in idx]
 
     def loss(self, batch: Any, carry: Any):
         epoch, batch = batch
@@ -149,9 +152,10 @@ class ClassifyTask:
         if not len(labels):  # more processes than validation examples
             return 0.0, 0
         logits = predict_logits(self.model, inputs, self.device)
-        loss = float(F.cross_entropy(logits, torch.as_tensor(labels)))
+        y = torch.as_tensor(labels)
+        loss = float(F.cross_entropy(logits, y))
         if self.cfg.train.select == "error":  # ties (common on a small validation part) go to the lower loss
-            return float((logits.argmax(1) != torch.as_tensor(labels)).float().mean()) + TIE * min(loss, 10.0), len(labels)
+            return float((logits.argmax(1) != y).float().mean()) + TIE * min(loss, 10.0), len(labels)
         return loss, len(labels)
 
     def checkpoint_meta(self) -> dict:

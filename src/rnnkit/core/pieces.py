@@ -12,10 +12,22 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable
 
+import numpy as np
+
 from .errors import RnnkitError
 
 SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
 PAD, UNK, BOS, EOS = range(len(SPECIALS))
+
+
+def unknown_noise(ids: np.ndarray, p: float, key: list[int], where: np.ndarray | None = None) -> np.ndarray:
+    """A copy of ids ``(L,)`` with each one (each where ``where`` ``(L,)`` is true) read as ``<unk>`` with
+    probability ``p``: word dropout. ``key`` seeds the draw (e.g. seed, epoch, example), so every process
+    of a data-parallel run draws the same noise for the same example."""
+    hit = np.random.default_rng(key).random(len(ids)) < p
+    out = ids.copy()
+    out[hit if where is None else hit & where] = UNK
+    return out
 
 
 @dataclass

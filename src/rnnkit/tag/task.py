@@ -21,7 +21,7 @@ import torch
 from ..core import distributed
 from ..core.buckets import length_bucketed
 from ..core.config import option, require
-from ..core.pieces import UNK
+from ..core.pieces import unknown_noise
 from ..core.trainer import TrainConfig
 from . import metrics
 from .formats import TagDataConfig
@@ -132,14 +132,8 @@ class TagTask:
 
     def noised_ids(self, epoch: int, idx: np.ndarray) -> list[np.ndarray]:
         """The batch's word ids with each singleton word read as ``<unk>`` with probability ``--unk-replace``."""
-        out = []
-        for i in idx:  # a stream per sentence: the same noise whichever process (torchrun rank) reads it
-            rng = np.random.default_rng([self.cfg.train.seed, epoch, int(i), 7])
-            ids = self.word_ids[i].copy()
-            hit = self.rare[i] & (rng.random(len(ids)) < self.cfg.words.unk_replace)
-            ids[hit] = UNK
-            out.append(ids)
-        return out
+        return [unknown_noise(self.word_ids[i], self.cfg.words.unk_replace, [self.cfg.train.seed, epoch, int(i), 7],
+                              self.rare[i]) for i in idx]
 
     def loss(self, batch: Any, carry: Any):
         epoch, idx = batch
