@@ -9,12 +9,22 @@ from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
+import torch
 
 import rnnkit
 from rnnkit.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # pytest -n N: the workers share the cores, one thread each
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """``-n auto`` (pyproject's addopts): one worker per core, at most 4 (several tests start processes of their own)."""
+    return max(1, min(len(os.sched_getaffinity(0)), 4))
 
 TINY_TEXT = (
     "the cat sat on the mat. the dog sat on the log. "

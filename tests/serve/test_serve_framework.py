@@ -147,7 +147,9 @@ def test_a_full_queue_answers_503_at_once_and_the_server_recovers(echo_server):
     started = time.monotonic()
     answers = post_all(url + "/v1/models/echo/echo", [{"text": f"t{i}", "delay": 0.4} for i in range(8)])
     codes = sorted(a.status_code for a in answers)
-    assert set(codes) == {200, 503} and codes.count(200) >= 3, codes
+    # at least the queue's two places are answered; a third (the one being run) only when the batcher took it
+    # before the others arrived, which a busy machine does not promise
+    assert set(codes) == {200, 503} and codes.count(200) >= 2, codes
     refused = [a for a in answers if a.status_code == 503]
     assert all(a.headers["retry-after"] == "1" and "queue" in a.json()["error"] for a in refused)
     assert time.monotonic() - started < 8

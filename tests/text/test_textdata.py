@@ -257,7 +257,8 @@ def test_a_run_saved_with_a_whole_file_vocabulary_loads_and_scores_as_before(tmp
     model, test = _old_style_run(tmp_path / "old", level)
     lm = rnnkit.load(tmp_path / "old")
     m = rnnkit.evaluate(lm, "test", tmp_path / "old")
-    assert m.loss == pytest.approx(HEAD_TEST_LOSS[level], rel=1e-9)  # the figure before the change
+    # the figure before the change; float32 sums differ in the 8th digit with the thread count (pytest -n: one)
+    assert m.loss == pytest.approx(HEAD_TEST_LOSS[level], rel=1e-6)
     assert m.loss == pytest.approx(_reference_loss(model, test), rel=1e-6)  # float32 log-probabilities
     assert lm.vocab.tokens == json.loads((tmp_path / "old" / "vocab.json").read_text())["tokens"]
     unk = lm.vocab.index.get(UNK)
