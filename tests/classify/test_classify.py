@@ -121,6 +121,42 @@ def test_numeric_series_are_learned_from_a_ts_file(tmp_path):
     assert val_accuracy(tmp_path / "run") >= 0.85  # chance: 1/3
 
 
+def test_an_ensemble_averages_its_members_probabilities_and_trains_each_on_its_own_loss():
+    from rnnkit.classify.model import ClassifierConfig, Ensemble, build
+    from rnnkit.classify.task import ClassifyTask, pad
+
+    torch.manual_seed(0)
+    model = build(ClassifierConfig(hidden_size=8, embedding_size=8, dropout=0.0, members=3), 4, vocab_size=20)
+    assert isinstance(model, Ensemble) and len(model.members) == 3
+    a, b = (m.head.weight for m in model.members[:2])
+    assert not torch.equal(a, b)  # each member initialized on its own
+    x, lengths = pad([np.array([5, 3, 9]), np.arange(2, 12)])
+    each = torch.stack([m(x, lengths) for m in model.members])  # (3, 2, 4)
+    torch.testing.assert_close(model(x, lengths).softmax(-1), each.softmax(-1).mean(0))
+    assert model(x, lengths, members=True).shape == (3, 2, 4)
+    inputs, labels = [np.array([5, 3, 9]), np.arange(2, 12)], np.array([1, 3])
+    cfg = from_dict(ClassifyConfig, {"train": {"word_dropout": 0.0, "class_weight": "none"}})
+    task = ClassifyTask(model, inputs, labels, (inputs, labels), cfg, {}, {}, torch.device("cpu"))
+    loss, _, count = task.loss((0, np.array([0, 1])), None)
+    loss.backward()
+    member = model.members[1]
+    alone = torch.nn.functional.cross_entropy(member(x, lengths), torch.tensor(labels))
+    want = torch.autograd.grad(alone, member.head.weight)[0]  # member 1's own loss alone
+    torch.testing.assert_close(member.head.weight.grad, want)
+    with torch.no_grad():
+        each_loss = [float(torch.nn.functional.cross_entropy(m(x, lengths), torch.tensor(labels))) for m in model.members]
+    assert count == 2 and float(loss.detach()) == pytest.approx(sum(each_loss), rel=1e-5)
+
+
+def test_an_ensemble_run_trains_loads_and_predicts_as_one_model(tmp_path):
+    data = ts_file(tmp_path / "ramps.ts", 240)
+    cfg = config(data, {"dropout": 0.0, "pooling": "last", "members": 2}, steps=40, eval_every=40, lr=1e-2)
+    api.train(cfg, tmp_path / "run")
+    clf = api.load(tmp_path / "run")
+    assert len(clf.model.members) == 2
+    assert val_accuracy(tmp_path / "run") >= 0.85  # chance: 1/3
+
+
 # -- no leakage ------------------------------------------------------------------------------------
 def _vocabulary(run) -> set[str]:
     meta = checkpoint.load(run / "last.safetensors")[1]

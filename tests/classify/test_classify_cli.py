@@ -4,7 +4,6 @@ report, the flags of --help, and bad input as one clean line with nothing writte
 import csv
 import json
 
-import numpy as np
 import pytest
 from conftest import assert_clean_error, cli, ok, tiny_config
 from test_classify import text_file, ts_file

@@ -6,7 +6,7 @@ import torch
 from rnnkit.core import checkpoint
 from rnnkit.core.errors import RnnkitError
 from rnnkit.classify import api as classify
-from rnnkit.classify.model import build
+from rnnkit.classify.model import build, members
 from rnnkit.classify.task import ClassifyConfig
 from rnnkit.classify.units import TextEncoder
 from rnnkit.text import api as lm_api
@@ -42,8 +42,9 @@ def classifier_config(tmp_path, lm_run, **model) -> ClassifyConfig:
     return cfg
 
 
-def test_embedding_and_forward_layers_come_from_the_language_model(tmp_path, lm_run):
-    cfg = classifier_config(tmp_path, lm_run)
+@pytest.mark.parametrize("count", [1, 2])
+def test_embedding_and_forward_layers_come_from_the_language_model(tmp_path, lm_run, count):
+    cfg = classifier_config(tmp_path, lm_run, members=count)
     encoder = TextEncoder.fit(cfg.units, ["the movie was good", "the plot was good", "bad bad zzz", "zzz"], 0)
     model = build(cfg.model, 2, vocab_size=len(encoder.vocab))
     transferred = classify.start_encoder(model, encoder, str(lm_run))
@@ -51,12 +52,14 @@ def test_embedding_and_forward_layers_come_from_the_language_model(tmp_path, lm_
     lm_tokens, pieces = meta["vocab"]["tokens"], encoder.vocab.pieces
     shared = [p for p in pieces[1:] if p in lm_tokens]
     assert transferred == len(shared) and {"good", "bad", "<unk>"} <= set(shared) and "zzz" in pieces
-    for p in shared:
-        assert torch.equal(model.front.weight[pieces.index(p)], tensors["model/embed.weight"][lm_tokens.index(p)])
-    assert not model.front.weight[0].any()  # <pad> stays zero
-    for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
-        assert torch.equal(getattr(model.stack.rnn, name), tensors[f"model/rnn.{name}"])
-    assert not torch.equal(model.stack.rnn.weight_hh_l0_reverse, tensors["model/rnn.weight_hh_l0"])
+    assert len(members(model)) == count
+    for m in members(model):  # every member of an ensemble starts from the language model
+        for p in shared:
+            assert torch.equal(m.front.weight[pieces.index(p)], tensors["model/embed.weight"][lm_tokens.index(p)])
+        assert not m.front.weight[0].any()  # <pad> stays zero
+        for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+            assert torch.equal(getattr(m.stack.rnn, name), tensors[f"model/rnn.{name}"])
+        assert not torch.equal(m.stack.rnn.weight_hh_l0_reverse, tensors["model/rnn.weight_hh_l0"])
 
 
 def test_training_reports_the_transferred_units(tmp_path, lm_run):

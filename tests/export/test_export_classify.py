@@ -1,6 +1,6 @@
 """The sequence classifier's export: the packed stack run unpacked from the same weights (every pooling,
 cell and direction), log-probabilities within 1e-4 of PyTorch's and the same top labels for text (word,
-character and SentencePiece units) and numeric models (linear and convolutional front ends), the
+character and SentencePiece units) and numeric models (linear and convolutional front ends), an ensemble, the
 CLI's ``--backend onnx``, bad input, and a run of the runtime where torch cannot be imported."""
 
 import csv
@@ -31,6 +31,7 @@ VARIANTS = {  # name -> (data kind, units options, model options); tiny models, 
     "char-rnn-forward-last": ("text", {"level": "char"}, {"cell": "rnn", "pooling": "last", "bidirectional": False}),
     "numeric-conv-gru-forward-mean": ("numeric", {}, {"cell": "gru", "front": "conv", "pooling": "mean",
                                                       "bidirectional": False}),
+    "word-gru-ensemble": ("text", {"level": "word"}, {"cell": "gru", "members": 2}),
 }
 
 

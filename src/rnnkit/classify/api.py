@@ -29,7 +29,7 @@ from . import data as rundata
 from . import model as seqmodel
 from . import transfer
 from .examples import Examples, read_examples
-from .model import SequenceClassifier
+from .model import Ensemble, SequenceClassifier
 from .task import KIND, ClassifyConfig, ClassifyTask, predict_logits, upgrade
 from .units import Scaler, TextEncoder
 
@@ -45,7 +45,7 @@ class TrainResult(trainer.TrainResult):
 
 @dataclass
 class Classifier:
-    model: SequenceClassifier
+    model: SequenceClassifier | Ensemble
     encoder: TextEncoder | Scaler
     kind: str  # "text" or "numeric"
     labels: list[str]
@@ -138,7 +138,7 @@ def train(config: ClassifyConfig, out: str | Path, *, resume: bool = False, over
                        examples.kind, transferred)
 
 
-def start_encoder(model: SequenceClassifier, encoder: TextEncoder | Scaler, lm_run: str) -> int:
+def start_encoder(model: SequenceClassifier | Ensemble, encoder: TextEncoder | Scaler, lm_run: str) -> int:
     """``--encoder-from``: the language model's weights in ``model``; how many units got an embedding."""
     if not isinstance(encoder, TextEncoder) or encoder.cfg.level == "subword":
         raise RnnkitError("--encoder-from needs a text classifier of words or characters (--level word or char), "
@@ -146,7 +146,8 @@ def start_encoder(model: SequenceClassifier, encoder: TextEncoder | Scaler, lm_r
     return transfer.start_from(model, encoder.vocab.pieces, encoder.cfg.level, lm_run)
 
 
-def build_model(config: ClassifyConfig, kind: str, encoder: TextEncoder | Scaler, classes: int) -> SequenceClassifier:
+def build_model(config: ClassifyConfig, kind: str, encoder: TextEncoder | Scaler,
+                classes: int) -> SequenceClassifier | Ensemble:
     if kind == "text":
         return seqmodel.build(config.model, classes, vocab_size=len(encoder.vocab))
     return seqmodel.build(config.model, classes, channels=len(encoder.mean))

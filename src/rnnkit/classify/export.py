@@ -7,6 +7,9 @@ steps only::
 
     ids (B, S) int64 (text) or frames (B, S, C) float32 (numeric, scaled), lengths (B,)  ->  logits (B, classes)
 
+An ensemble (``--members K``) is one graph of its K members whose logits are log(mean_k softmax_k): their
+softmax is the members' mean probability, as in PyTorch.
+
 Text units (the tokenizer and vocabulary; a subword run's SentencePiece model as ``tokenizer.model``)
 or the channel scaler, the labels and the run's options go into the manifest's data; the runtime
 (``runtime.py``) encodes, pads, batches and takes the softmax in numpy.
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +30,7 @@ from ..core.errors import RnnkitError
 from ..nn.recurrent import exportable, padded_final, unpacked
 from ..core.confusion import log_loss
 from .api import Classifier, evaluate, split_examples
-from .model import SequenceClassifier
+from .model import Ensemble, SequenceClassifier, members
 from .task import pad, predict_logits
 from .units import Scaler
 
@@ -67,6 +71,24 @@ class PaddedClassifier(nn.Module):
         return (scores * out).sum(1)
 
 
+class PaddedEnsemble(nn.Module):
+    """An :class:`~rnnkit.classify.model.Ensemble`'s forward on padded input: ``x``, ``lengths (B,)`` -> ``(B, classes)``
+    log mean probabilities of its members (each a :class:`PaddedClassifier`)."""
+
+    def __init__(self, model: Ensemble):
+        super().__init__()
+        self.members = nn.ModuleList(PaddedClassifier(m) for m in members(model))
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        logp = torch.stack([m(x, lengths).float().log_softmax(-1) for m in self.members])  # (K, B, classes)
+        return torch.logsumexp(logp, 0) - math.log(len(self.members))
+
+
+def padded(model: SequenceClassifier | Ensemble) -> nn.Module:
+    """The exported graph's module of ``model``."""
+    return PaddedEnsemble(model) if isinstance(model, Ensemble) else PaddedClassifier(model)
+
+
 def input_name(clf: Classifier) -> str:
     return "ids" if clf.kind == "text" else "frames"
 
@@ -77,7 +99,7 @@ def export(loaded: Classifier, draft) -> None:
     name = input_name(loaded)
     x, lengths = pad(generated(loaded, TRACE_LENGTHS, seed=0))
     dynamic = {name: {0: "batch", 1: "time"}, "lengths": {0: "batch"}, "logits": {0: "batch"}}
-    draft.graph("classifier", PaddedClassifier(model), (x, lengths), [name, "lengths"], ["logits"], dynamic)
+    draft.graph("classifier", padded(model), (x, lengths), [name, "lengths"], ["logits"], dynamic)
     draft.data.update({"kind": loaded.kind, "labels": loaded.labels, "config": dataclasses.asdict(loaded.config)})
     if isinstance(loaded.encoder, Scaler):
         draft.data["scaler"] = loaded.encoder.state()

@@ -9,6 +9,8 @@
     pooling  (B, D*H): the last state of each direction, the mean or the max over valid steps, or
              attention (a learned query scoring each step)
     head     logits (B, classes)
+    ensemble (``--members K``, :class:`Ensemble`) logits (K, B, classes) with ``members=True``, one per member;
+             otherwise log(mean_k softmax(logits_k)) (B, classes): logits whose softmax is the members' mean
 
 ``pooling=last`` of a bidirectional stack is the forward direction's state after the last true
 step and the backward direction's after the first: both have read the whole sequence.
@@ -16,6 +18,7 @@ step and the backward direction's after the first: both have read the whole sequ
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -39,10 +42,13 @@ class ClassifierConfig:
     dropout: float = option(0.3, "dropout on the embeddings/front end, between layers and before the head")
     encoder_from: str = option("", "text: start the embedding and the recurrent layers (forward direction) from "
                                    "this trained rnnkit language model run (same cell and sizes)")
+    members: int = option(1, "an ensemble: this many classifiers, each initialized on its own, trained side by side "
+                             "on the same batches, each on its own loss; predictions average their probabilities "
+                             "(K times the compute)")
 
     def __post_init__(self) -> None:
         check_choices(self)
-        for name in ("hidden_size", "layers", "embedding_size"):
+        for name in ("hidden_size", "layers", "embedding_size", "members"):
             require(getattr(self, name) >= 1, name, f"must be 1 or more, got {getattr(self, name)}")
         require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
 
@@ -82,12 +88,43 @@ class SequenceClassifier(nn.Module):
         scores = self.query(out).masked_fill(~valid, float("-inf")).softmax(1)  # (B, S, 1)
         return (scores * out).sum(1)
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor, members: bool = False) -> torch.Tensor:
+        """Logits ``(B, classes)``; ``(1, B, classes)`` with ``members=True`` (as :class:`Ensemble`)."""
+        if members:
+            return self(x, lengths)[None]
         S = int(lengths.max())
         x = self.drop(self.embed(x[:, :S]))
         out, state = self.stack(x, lengths)
         return self.head(self.drop(self.pool(out, state, lengths)))
 
 
-def build(cfg: ClassifierConfig, classes: int, vocab_size: int = 0, channels: int = 0) -> SequenceClassifier:
-    return SequenceClassifier(cfg, classes, vocab_size, channels)
+class Ensemble(nn.Module):
+    """``cfg.members`` classifiers of the same shape, each with its own initialization (drawn one after the
+    other from the seeded generator) and dropout, trained on the sum of their losses (each member's gradients
+    are its own). ``forward`` gives logits whose softmax is the members' mean probability, so validation,
+    evaluation and prediction treat the ensemble as one model."""
+
+    def __init__(self, cfg: ClassifierConfig, classes: int, vocab_size: int = 0, channels: int = 0):
+        super().__init__()
+        self.cfg, self.n_classes, self.text = cfg, classes, vocab_size > 0
+        self.members = nn.ModuleList(SequenceClassifier(cfg, classes, vocab_size, channels)
+                                     for _ in range(cfg.members))
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor, members: bool = False) -> torch.Tensor:
+        logits = torch.stack([m(x, lengths) for m in self.members])  # (K, B, classes)
+        if members:
+            return logits
+        return torch.logsumexp(logits.float().log_softmax(-1), 0) - math.log(len(self.members))
+
+
+def build(cfg: ClassifierConfig, classes: int, vocab_size: int = 0,
+          channels: int = 0) -> SequenceClassifier | Ensemble:
+    """The model ``cfg`` describes: one classifier, or an :class:`Ensemble` of ``cfg.members``."""
+    if cfg.members == 1:
+        return SequenceClassifier(cfg, classes, vocab_size, channels)
+    return Ensemble(cfg, classes, vocab_size, channels)
+
+
+def members(model: SequenceClassifier | Ensemble) -> list[SequenceClassifier]:
+    """The classifiers of ``model``: itself, or an ensemble's members."""
+    return list(model.members) if isinstance(model, Ensemble) else [model]

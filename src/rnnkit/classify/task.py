@@ -20,7 +20,7 @@ from ..core.config import option, require
 from ..core.pieces import unknown_noise
 from ..core.trainer import TrainConfig, to_device
 from .examples import DataConfig
-from .model import ClassifierConfig, SequenceClassifier
+from .model import ClassifierConfig, Ensemble, SequenceClassifier
 from .units import UnitsConfig
 
 KIND = "sequence-classifier"
@@ -101,7 +101,7 @@ def class_weights(labels: np.ndarray, classes: int, how: str) -> torch.Tensor | 
 class ClassifyTask:
     """Length-bucketed, seeded training batches; validation cross-entropy on the validation part."""
 
-    def __init__(self, model: SequenceClassifier, inputs: list[np.ndarray], labels: np.ndarray,
+    def __init__(self, model: SequenceClassifier | Ensemble, inputs: list[np.ndarray], labels: np.ndarray,
                  val: tuple[list[np.ndarray], np.ndarray], cfg: Any, meta: dict, tensors: dict[str, torch.Tensor],
                  device: torch.device):
         self.model, self.cfg, self.meta, self.tensors, self.device = model, cfg, meta, tensors, device
@@ -143,8 +143,10 @@ class ClassifyTask:
         epoch, batch = batch
         x, lengths = pad(self.dropped(epoch, batch))
         y = self.labels[batch].to(self.device)
-        logits = self.model(to_device(x, self.device), lengths)
-        loss = F.cross_entropy(logits.float(), y, weight=self.weights, label_smoothing=self.cfg.train.label_smoothing)
+        logits = self.model(to_device(x, self.device), lengths, members=True)  # (K, B, classes), K = 1 but for --members
+        K = logits.size(0)  # the sum of the members' mean losses: each member's gradients are its own
+        loss = K * F.cross_entropy(logits.flatten(0, 1).float(), y.repeat(K), weight=self.weights,
+                                   label_smoothing=self.cfg.train.label_smoothing)
         return loss, None, len(batch)
 
     def validate(self) -> tuple[float, int]:
@@ -165,7 +167,7 @@ class ClassifyTask:
         return self.tensors
 
 
-def predict_logits(model: SequenceClassifier, inputs: list[np.ndarray], device: torch.device,
+def predict_logits(model: SequenceClassifier | Ensemble, inputs: list[np.ndarray], device: torch.device,
                    batch: int = 256) -> torch.Tensor:
     """Logits ``(N, classes)`` of encoded sequences, in length-sorted batches (less padding)."""
     order = np.argsort([-len(x) for x in inputs], kind="stable")

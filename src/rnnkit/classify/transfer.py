@@ -18,7 +18,7 @@ import torch
 from ..core import checkpoint, rundir
 from ..core.errors import RnnkitError
 from ..core.tokenize import JOINER
-from .model import SequenceClassifier
+from .model import Ensemble, SequenceClassifier, members
 
 LM_KIND = "language-model"
 
@@ -39,7 +39,7 @@ def read_language_model(path: str | Path) -> tuple[dict, dict, dict[str, torch.T
     return model, meta["vocab"], weights
 
 
-def check_sizes(clf: SequenceClassifier, lm: dict) -> None:
+def check_sizes(clf: SequenceClassifier | Ensemble, lm: dict) -> None:
     cfg = clf.cfg
     wanted = {"cell": lm["cell"], "embedding_size": lm["embedding_size"], "hidden_size": lm["hidden_size"]}
     wrong = [f"--{k.replace('_', '-')} {v}" for k, v in wanted.items() if getattr(cfg, k) != v]
@@ -49,9 +49,9 @@ def check_sizes(clf: SequenceClassifier, lm: dict) -> None:
         raise RnnkitError(f"--encoder-from: the classifier must match the language model; pass {' '.join(wrong)}")
 
 
-def start_from(clf: SequenceClassifier, units: list[str], level: str, path: str | Path) -> int:
-    """Copy the language model's weights into ``clf`` (``units``: the classifier's vocabulary of
-    ``level`` units); returns how many of the classifier's units got a trained embedding."""
+def start_from(clf: SequenceClassifier | Ensemble, units: list[str], level: str, path: str | Path) -> int:
+    """Copy the language model's weights into ``clf`` (every member of an ensemble; ``units``: the classifier's
+    vocabulary of ``level`` units); returns how many of the classifier's units got a trained embedding."""
     lm, vocab, weights = read_language_model(path)
     if vocab.get("level") != level:
         raise RnnkitError(f"--encoder-from: the language model reads {vocab.get('level')}s and the classifier "
@@ -64,9 +64,11 @@ def start_from(clf: SequenceClassifier, units: list[str], level: str, path: str 
             bare = unit.replace(JOINER, "")
             j = index.get(bare, index.get(bare.lower()))
             if j is not None and i > 0:  # row 0 is <pad>, kept at zero
-                clf.front.weight[i] = weights["embed.weight"][j]
+                for m in members(clf):
+                    m.front.weight[i] = weights["embed.weight"][j]
                 found += 1
-        for layer in range(clf.cfg.layers):
-            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-                getattr(clf.stack.rnn, f"{name}_l{layer}").copy_(weights[f"rnn.{name}_l{layer}"])
+        for m in members(clf):
+            for layer in range(clf.cfg.layers):
+                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                    getattr(m.stack.rnn, f"{name}_l{layer}").copy_(weights[f"rnn.{name}_l{layer}"])
     return found
