@@ -32,7 +32,7 @@ class MostFrequentTag:
         return [[self.best.get(self._norm(w), self.default) for w in ws] for ws in tokens]
 
 
-def _shape(word: str) -> str:
+def word_shape(word: str) -> str:
     """``"McDonald's"`` -> ``"XxXx'x"``: letters by case, digits, the rest as they are, repeats collapsed."""
     mapped = re.sub(r"[A-Z]", "X", re.sub(r"[a-z]", "x", re.sub(r"[0-9]", "d", word)))
     return re.sub(r"(.)\1+", r"\1", mapped)
@@ -42,7 +42,7 @@ def token_features(words: list[str], i: int) -> dict[str, float]:
     """Sparse features of ``words[i]``: the word (lowercased), its shape, affixes, case, and the words beside it."""
     w = words[i]
     low = w.lower()
-    out = {f"w={low}": 1.0, f"shape={_shape(w)}": 1.0, f"pre3={low[:3]}": 1.0, f"suf3={low[-3:]}": 1.0,
+    out = {f"w={low}": 1.0, f"shape={word_shape(w)}": 1.0, f"pre3={low[:3]}": 1.0, f"suf3={low[-3:]}": 1.0,
            f"suf2={low[-2:]}": 1.0, "upper1": float(w[:1].isupper()), "allcaps": float(w.isupper() and len(w) > 1),
            "digit": float(any(c.isdigit() for c in w)), "first": float(i == 0)}
     for d in (-2, -1, 1, 2):

@@ -262,6 +262,7 @@ def _columns(line: str) -> tuple[list[str], str]:
 def _conll_blocks(path: Path, text: str) -> list[tuple[ConllRows, list[int], int]]:
     """Every sentence as ``(rows, line numbers, doc)``; rows checked to have the first row's width."""
     blocks, rows, lines, before, doc, first = [], [], [], [], 0, None
+    separator = "\t"  # of the rows read so far (set with the first row; a block is only closed after one)
     for n, raw in enumerate(text.split("\n"), 1):
         line = raw.rstrip("\r")
         starts_doc = line.split(None, 1)[:1] == [_DOCSTART]
