@@ -9,14 +9,15 @@ training file alone, with no gazetteers and no pretrained embeddings.
 
 Both models read each token through ``rnnkit.tag.baseline.token_features`` (the word lowercased, its
 shape, affixes, case, the two words either side), the CRF also the classic extras of tweet taggers
-(``features``: neighbours' shape and case, hashtag/mention/URL marks, a two-letter prefix, the length). For each ``(c1, c2)`` of ``--grid`` a CRF is trained on the training
-part (L-BFGS, every transition between tags possible, ``--max-iterations``) and scored on the
-validation part; the pair of best validation score (span F1 for entity tags, else token accuracy; the
-first pair on a tie) is scored on the test part once. ``rnnkit.tag.baseline.TokenClassifier`` is fitted
-on the same training sentences and scored on both parts. The parts are the files given, or carved from
-``--data`` as ``rnnkit train`` carves them (``--seed``); spans are scored by ``rnnkit.tag.metrics``
-(seqeval's default mode, as conlleval counts). L-BFGS and the logistic regression are deterministic.
-Models are written to a temporary folder under ``--out`` and removed. Prints a Markdown table.
+(``features``: neighbours' shape and case, hashtag/mention/URL marks, a two-letter prefix, the length).
+For each ``(c1, c2)`` of ``--grid`` a CRF is trained on the training part (L-BFGS, every transition
+between tags possible, ``--max-iterations``) and scored on the validation part; the pair of best
+validation score (span F1 for entity tags, else token accuracy; the first pair on a tie) is scored on
+the test part once. ``rnnkit.tag.baseline.TokenClassifier`` is fitted on the same training sentences and
+scored on both parts. The parts are the files given, or carved from ``--data`` as ``rnnkit train``
+carves them (``--seed``); spans are scored by ``rnnkit.tag.metrics`` (seqeval's default mode, as
+conlleval counts). L-BFGS and the logistic regression are deterministic. Models are written to a
+temporary folder under ``--out`` and removed. Prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -34,20 +35,10 @@ from rnnkit.tag import metrics
 from rnnkit.tag.baseline import TokenClassifier, token_features, word_shape
 from rnnkit.tag.formats import TagDataConfig
 from rnnkit.tag.scheme import ENTITY_SCHEMES
+from tag_benchmark import SETS, named_data  # the named sets' files (this script's folder is on sys.path)
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-SETS = {  # name -> its files, as in tag_benchmark.py
-    "wnut17": {"data": "wnut17/wnut17train.conll", "validation": "wnut17/emerging.dev.conll",
-               "test": "wnut17/emerging.test.annotated", "format": "conll"},
-    "ewt": {"data": "ud-english-ewt/en_ewt-ud-train.conllu", "validation": "ud-english-ewt/en_ewt-ud-dev.conllu",
-            "test": "ud-english-ewt/en_ewt-ud-test.conllu"},
-}
 GRID = [(0.0, 0.1), (0.1, 0.1), (0.05, 0.05), (0.25, 0.01)]  # (c1, c2): L1 and L2 penalties
 LR_NAME = "per-token logistic regression (token_features only), no CRF"
-
-
-def named_data(name: str) -> dict:
-    return {k: str(DATA / v) if k in ("data", "validation", "test") else v for k, v in SETS[name].items()}
 
 
 def parse_pair(text: str) -> tuple[float, float]:

@@ -6,7 +6,8 @@ import torch
 from rnnkit.core import checkpoint
 from rnnkit.core.errors import RnnkitError
 from rnnkit.classify import api as classify
-from rnnkit.classify.model import build, members
+from rnnkit.classify.model import build
+from rnnkit.nn.ensemble import members_of
 from rnnkit.classify.task import ClassifyConfig
 from rnnkit.classify.units import TextEncoder
 from rnnkit.text import api as lm_api
@@ -52,8 +53,8 @@ def test_embedding_and_forward_layers_come_from_the_language_model(tmp_path, lm_
     lm_tokens, pieces = meta["vocab"]["tokens"], encoder.vocab.pieces
     shared = [p for p in pieces[1:] if p in lm_tokens]
     assert transferred == len(shared) and {"good", "bad", "<unk>"} <= set(shared) and "zzz" in pieces
-    assert len(members(model)) == count
-    for m in members(model):  # every member of an ensemble starts from the language model
+    assert len(members_of(model)) == count
+    for m in members_of(model):  # every member of an ensemble starts from the language model
         for p in shared:
             assert torch.equal(m.front.weight[pieces.index(p)], tensors["model/embed.weight"][lm_tokens.index(p)])
         assert not m.front.weight[0].any()  # <pad> stays zero

@@ -26,9 +26,10 @@ from torch import nn
 
 from ..core.confusion import log_loss
 from ..core.errors import RnnkitError
+from ..nn.ensemble import log_mean_probability, members_of
 from ..nn.recurrent import unpacked
 from . import api
-from .model import CRNN, Ensemble
+from .model import CRNN
 from .task import pad, predict_logits
 from .wav import resample
 
@@ -58,9 +59,9 @@ class _Recurrent(nn.Module):
         self.rnns = nn.ModuleList(unpacked(m.rnn) for m in members)
 
     def forward(self, seq: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        logp = torch.stack([m.classify(rnn(seq[k], lengths), lengths).log_softmax(-1)
-                            for k, (m, rnn) in enumerate(zip(self.members, self.rnns))])  # (K, B, classes)
-        return torch.logsumexp(logp, 0) - float(np.log(len(self.members)))
+        logits = torch.stack([m.classify(rnn(seq[k], lengths), lengths)
+                              for k, (m, rnn) in enumerate(zip(self.members, self.rnns))])  # (K, B, classes)
+        return log_mean_probability(logits)
 
 
 def _frontend_file(clf: api.Classifier) -> bytes:
@@ -75,7 +76,7 @@ def _frontend_file(clf: api.Classifier) -> bytes:
 
 def export(clf: api.Classifier, draft) -> None:
     """Write the ``crnn`` graph, ``frontend.npz`` and the labels and options into ``draft``."""
-    members = list(clf.model.members) if isinstance(clf.model, Ensemble) else [clf.model]
+    members = members_of(clf.model)
     torch.manual_seed(0)
     feats, lengths = torch.randn(3, 40, clf.config.features.feature_size), torch.tensor([40, 23, 9])
     batch, frames = {0: "batch"}, {0: "batch", 1: "frames"}

@@ -12,7 +12,7 @@ layer reads that sequence. Shapes::
     pooled   (B, D*H)   attention (a learned, masked softmax over time) or masked mean
     logits   (B, classes)    (K, B, classes) with ``members=True``: each member's logits
 
-``--members K`` (:class:`Ensemble`) trains K independently initialized CRNNs side by side on the
+``--members K`` (``nn/ensemble.Ensemble``) trains K independently initialized CRNNs side by side on the
 same batches, each on its own loss, and classifies with the mean of their probabilities.
 
 Every block re-applies the clip's time mask after its activation: a clip classified alone and
@@ -21,13 +21,13 @@ the same clip inside a padded batch see exactly the same numbers (tested).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ..core.config import check_choices, option, require
+from ..nn.ensemble import Ensemble
 from ..nn.recurrent import RecurrentStack
 
 
@@ -62,7 +62,9 @@ def time_mask(lengths: torch.Tensor, T: int) -> torch.Tensor:
 
 def build(cfg: CRNNConfig, n_features: int, n_classes: int) -> "CRNN | Ensemble":
     """The model ``cfg`` describes: one CRNN, or an :class:`Ensemble` of ``cfg.members``."""
-    return CRNN(cfg, n_features, n_classes) if cfg.members == 1 else Ensemble(cfg, n_features, n_classes)
+    if cfg.members == 1:
+        return CRNN(cfg, n_features, n_classes)
+    return Ensemble((CRNN(cfg, n_features, n_classes) for _ in range(cfg.members)), cfg, n_classes)
 
 
 class CRNN(nn.Module):
@@ -124,25 +126,3 @@ class CRNN(nn.Module):
         else:
             pooled = (out * mask.unsqueeze(-1)).sum(1) / lengths.unsqueeze(-1).to(out.dtype)
         return self.out(self.drop(pooled))
-
-
-class Ensemble(nn.Module):
-    """``cfg.members`` CRNNs of the same shape, each with its own initialization (drawn one after
-    the other from the seeded generator) and dropout, trained on the sum of their losses (so each
-    member's gradients are its own).
-
-    ``forward`` returns ``log(mean_k softmax(logits_k))`` ``(B, classes)``: logits whose softmax is
-    the members' mean probability, so evaluation, classification and validation loss treat the
-    ensemble as one model. ``members=True`` returns every member's logits ``(K, B, classes)``.
-    """
-
-    def __init__(self, cfg: CRNNConfig, n_features: int, n_classes: int):
-        super().__init__()
-        self.cfg, self.n_classes = cfg, n_classes
-        self.members = nn.ModuleList(CRNN(cfg, n_features, n_classes) for _ in range(cfg.members))
-
-    def forward(self, feats: torch.Tensor, lengths: torch.Tensor, members: bool = False) -> torch.Tensor:
-        logits = torch.stack([m(feats, lengths) for m in self.members])  # (K, B, classes)
-        if members:
-            return logits
-        return torch.logsumexp(logits.float().log_softmax(-1), 0) - math.log(len(self.members))

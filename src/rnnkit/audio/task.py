@@ -19,6 +19,7 @@ from torch.nn import functional as F
 from ..core import distributed
 from ..core.config import from_dict, option
 from ..core.trainer import TrainConfig, to_device
+from ..nn.ensemble import members_cross_entropy
 from .augment import AugmentConfig, augment_wave, spec_augment
 from .clips import ClipsConfig
 from .features import FeatureConfig, LogMel
@@ -166,14 +167,10 @@ class AudioTask:
                 feats = lam * feats + (1 - lam) * feats[other]
                 frames = torch.maximum(frames, frames[other])
         logits = self.model(feats, frames, members=True)  # (K, B, classes): K = 1 but for an ensemble
-        K, labels = logits.size(0), labels.to(self.device)
-
-        def loss_for(y: torch.Tensor) -> torch.Tensor:  # the sum of the members' mean losses
-            return K * F.cross_entropy(logits.flatten(0, 1), y.repeat(K), label_smoothing=smoothing)
-
-        loss = loss_for(labels)
+        labels = labels.to(self.device)
+        loss = members_cross_entropy(logits, labels, label_smoothing=smoothing)
         if aug.augment and aug.mixup:
-            loss = lam * loss + (1 - lam) * loss_for(labels[other])
+            loss = lam * loss + (1 - lam) * members_cross_entropy(logits, labels[other], label_smoothing=smoothing)
         return loss, None, len(labels)
 
     def validate(self) -> tuple[float, int]:

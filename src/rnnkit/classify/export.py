@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import math
 from pathlib import Path
 
 import numpy as np
@@ -27,10 +26,11 @@ import torch
 from torch import nn
 
 from ..core.errors import RnnkitError
+from ..nn.ensemble import Ensemble
 from ..nn.recurrent import exportable, padded_final, unpacked
 from ..core.confusion import log_loss
 from .api import Classifier, evaluate, split_examples
-from .model import Ensemble, SequenceClassifier, members
+from .model import SequenceClassifier
 from .task import pad, predict_logits
 from .units import Scaler
 
@@ -71,22 +71,11 @@ class PaddedClassifier(nn.Module):
         return (scores * out).sum(1)
 
 
-class PaddedEnsemble(nn.Module):
-    """An :class:`~rnnkit.classify.model.Ensemble`'s forward on padded input: ``x``, ``lengths (B,)`` -> ``(B, classes)``
-    log mean probabilities of its members (each a :class:`PaddedClassifier`)."""
-
-    def __init__(self, model: Ensemble):
-        super().__init__()
-        self.members = nn.ModuleList(PaddedClassifier(m) for m in members(model))
-
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        logp = torch.stack([m(x, lengths).float().log_softmax(-1) for m in self.members])  # (K, B, classes)
-        return torch.logsumexp(logp, 0) - math.log(len(self.members))
-
-
 def padded(model: SequenceClassifier | Ensemble) -> nn.Module:
-    """The exported graph's module of ``model``."""
-    return PaddedEnsemble(model) if isinstance(model, Ensemble) else PaddedClassifier(model)
+    """The exported graph's module of ``model``: an ensemble's of its members' unpacked forwards."""
+    if isinstance(model, Ensemble):
+        return Ensemble((PaddedClassifier(m) for m in model.members), model.cfg, model.n_classes)
+    return PaddedClassifier(model)
 
 
 def input_name(clf: Classifier) -> str:

@@ -9,8 +9,8 @@
     pooling  (B, D*H): the last state of each direction, the mean or the max over valid steps, or
              attention (a learned query scoring each step)
     head     logits (B, classes)
-    ensemble (``--members K``, :class:`Ensemble`) logits (K, B, classes) with ``members=True``, one per member;
-             otherwise log(mean_k softmax(logits_k)) (B, classes): logits whose softmax is the members' mean
+    ensemble (``--members K``, ``nn/ensemble.Ensemble``) logits (K, B, classes) with ``members=True``, one per
+             member; otherwise log(mean_k softmax(logits_k)) (B, classes): their softmax is the members' mean
 
 ``pooling=last`` of a bidirectional stack is the forward direction's state after the last true
 step and the backward direction's after the first: both have read the whole sequence.
@@ -18,13 +18,13 @@ step and the backward direction's after the first: both have read the whole sequ
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ..core.config import check_choices, option, require
+from ..nn.ensemble import Ensemble
 from ..nn.recurrent import RecurrentStack
 
 
@@ -98,33 +98,9 @@ class SequenceClassifier(nn.Module):
         return self.head(self.drop(self.pool(out, state, lengths)))
 
 
-class Ensemble(nn.Module):
-    """``cfg.members`` classifiers of the same shape, each with its own initialization (drawn one after the
-    other from the seeded generator) and dropout, trained on the sum of their losses (each member's gradients
-    are its own). ``forward`` gives logits whose softmax is the members' mean probability, so validation,
-    evaluation and prediction treat the ensemble as one model."""
-
-    def __init__(self, cfg: ClassifierConfig, classes: int, vocab_size: int = 0, channels: int = 0):
-        super().__init__()
-        self.cfg, self.n_classes, self.text = cfg, classes, vocab_size > 0
-        self.members = nn.ModuleList(SequenceClassifier(cfg, classes, vocab_size, channels)
-                                     for _ in range(cfg.members))
-
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor, members: bool = False) -> torch.Tensor:
-        logits = torch.stack([m(x, lengths) for m in self.members])  # (K, B, classes)
-        if members:
-            return logits
-        return torch.logsumexp(logits.float().log_softmax(-1), 0) - math.log(len(self.members))
-
-
 def build(cfg: ClassifierConfig, classes: int, vocab_size: int = 0,
           channels: int = 0) -> SequenceClassifier | Ensemble:
     """The model ``cfg`` describes: one classifier, or an :class:`Ensemble` of ``cfg.members``."""
     if cfg.members == 1:
         return SequenceClassifier(cfg, classes, vocab_size, channels)
-    return Ensemble(cfg, classes, vocab_size, channels)
-
-
-def members(model: SequenceClassifier | Ensemble) -> list[SequenceClassifier]:
-    """The classifiers of ``model``: itself, or an ensemble's members."""
-    return list(model.members) if isinstance(model, Ensemble) else [model]
+    return Ensemble((SequenceClassifier(cfg, classes, vocab_size, channels) for _ in range(cfg.members)), cfg, classes)

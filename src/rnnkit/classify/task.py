@@ -19,6 +19,7 @@ from ..core.buckets import length_bucketed
 from ..core.config import option, require
 from ..core.pieces import unknown_noise
 from ..core.trainer import TrainConfig, to_device
+from ..nn.ensemble import members_cross_entropy
 from .examples import DataConfig
 from .model import ClassifierConfig, Ensemble, SequenceClassifier
 from .units import UnitsConfig
@@ -143,10 +144,8 @@ class ClassifyTask:
         epoch, batch = batch
         x, lengths = pad(self.dropped(epoch, batch))
         y = self.labels[batch].to(self.device)
-        logits = self.model(to_device(x, self.device), lengths, members=True)  # (K, B, classes), K = 1 but for --members
-        K = logits.size(0)  # the sum of the members' mean losses: each member's gradients are its own
-        loss = K * F.cross_entropy(logits.flatten(0, 1).float(), y.repeat(K), weight=self.weights,
-                                   label_smoothing=self.cfg.train.label_smoothing)
+        logits = self.model(to_device(x, self.device), lengths, members=True)  # (K, B, classes): K = --members
+        loss = members_cross_entropy(logits.float(), y, self.weights, self.cfg.train.label_smoothing)
         return loss, None, len(batch)
 
     def validate(self) -> tuple[float, int]:

@@ -18,7 +18,8 @@ import torch
 from ..core import checkpoint, rundir
 from ..core.errors import RnnkitError
 from ..core.tokenize import JOINER
-from .model import Ensemble, SequenceClassifier, members
+from ..nn.ensemble import members_of
+from .model import Ensemble, SequenceClassifier
 
 LM_KIND = "language-model"
 
@@ -64,10 +65,10 @@ def start_from(clf: SequenceClassifier | Ensemble, units: list[str], level: str,
             bare = unit.replace(JOINER, "")
             j = index.get(bare, index.get(bare.lower()))
             if j is not None and i > 0:  # row 0 is <pad>, kept at zero
-                for m in members(clf):
+                for m in members_of(clf):
                     m.front.weight[i] = weights["embed.weight"][j]
                 found += 1
-        for m in members(clf):
+        for m in members_of(clf):
             for layer in range(clf.cfg.layers):
                 for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
                     getattr(m.stack.rnn, f"{name}_l{layer}").copy_(weights[f"rnn.{name}_l{layer}"])
