@@ -34,6 +34,7 @@ from rnnkit.classify.units import Scaler
 from rnnkit.core.config import from_dict, merge, parse_scalar, settings
 from rnnkit.core.errors import RnnkitError
 from rnnkit.core.trainer import fit
+from rnnkit.nn.ensemble import Ensemble
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SETS = {  # name -> the data section of its configuration
@@ -69,7 +70,9 @@ def make_config(data: dict, overrides: dict, max_time: float | None) -> Classify
 def describe(cfg: ClassifyConfig, kind: str) -> str:
     m = cfg.model
     units = f", {cfg.units.level}" if kind == "text" else ""
-    return f"rnnkit {'bi-' if m.bidirectional else ''}{m.cell.upper()}-{m.hidden_size}x{m.layers} {m.pooling}{units}"
+    ensemble = f" x{m.members} ensemble" if m.members > 1 else ""
+    return (f"rnnkit {'bi-' if m.bidirectional else ''}{m.cell.upper()}-{m.hidden_size}x{m.layers} {m.pooling}{units}"
+            f"{ensemble}")
 
 
 def train_part(cfg: ClassifyConfig, run: Path) -> tuple[api.TrainResult, api.Classifier]:
@@ -123,7 +126,12 @@ def part_test(name: str, cfg: ClassifyConfig, out: Path) -> list[str]:
     ev = api.evaluate(clf, "test", run)
     print(f"{name}: {res.steps} steps, {res.epochs} epochs, {res.elapsed:.0f} s, stopped: {res.stopped}, "
           f"examples {res.examples}", file=sys.stderr, flush=True)
-    rows = [f"| {name} | {describe(cfg, clf.kind)} | {ev.accuracy:.2%} | {ev.macro_f1:.4f} | {res.elapsed:.0f} |"]
+    rows = [f"| {name} | {describe(cfg, clf.kind)}{' + TF-IDF mix' if clf.mix else ''} | {ev.accuracy:.2%} "
+            f"| {ev.macro_f1:.4f} | {res.elapsed:.0f} |"]
+    if clf.mix:  # the recurrent model alone (rnnkit evaluate --no-mix), and the weight chosen on validation
+        alone = api.evaluate(api.load(run, mix=False), "test", run)
+        rows.append(f"| {name} | {describe(cfg, clf.kind)} alone (mix weight {clf.mix.weight:.2f}) "
+                    f"| {alone.accuracy:.2%} | {alone.macro_f1:.4f} | {res.elapsed:.0f} |")
     saved = rundata.reread(run, cfg.data)
     (train, y), (test, yt) = (api.pick(clf, saved, part) for part in ("train", "test"))
     train, test = train.inputs, test.inputs
@@ -199,7 +207,11 @@ def minimal_loop(cfg: ClassifyConfig, task: ClassifyTask, vocab: int, classes: i
             t0, seen = time.perf_counter(), 0
         seqs = [torch.from_numpy(task.inputs[i]) for i in idx]
         x = torch.nn.utils.rnn.pad_sequence(seqs, batch_first=True)  # (B, S), zeros after each end
-        loss = F.cross_entropy(model(x, torch.tensor([len(s) for s in seqs])), task.labels[idx])
+        lengths = torch.tensor([len(s) for s in seqs])
+        if isinstance(model, Ensemble):  # each member on its own loss: the sum of their cross-entropies
+            loss = sum(F.cross_entropy(m(x, lengths), task.labels[idx]) for m in model.members)
+        else:
+            loss = F.cross_entropy(model(x, lengths), task.labels[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.clip_norm)

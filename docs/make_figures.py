@@ -134,7 +134,8 @@ def audio(work: Path, scale: float, made: dict) -> None:
 def classification(work: Path, scale: float, made: dict) -> None:
     cmd = ["train", "--task", "classify", "--data", str(DATA / "trec" / "TREC.train.all"), "--test",
            str(DATA / "trec" / "TREC.test.all"), "--format", "label-first", "--encoding", "latin-1", "--out", "trec",
-           "--steps", str(max(10, round(CLASSIFY_STEPS * scale))), "--max-time", "3600"]
+           "--steps", str(max(10, round(CLASSIFY_STEPS * scale))), "--max-time", "3600",
+           "--members", "1", "--mix-with", "none"]  # one classifier, its own curves (the figures' model)
     rnnkit(*cmd, cwd=work)
     loss_plot(work / "trec", "classify-loss.png")
     rnnkit("evaluate", "trec", "--split", "test", "--plot", "confusion.png", cwd=work)

@@ -193,7 +193,8 @@ def build_parser(task: str = tasks.DEFAULT) -> argparse.ArgumentParser:
     e.add_argument("--checkpoint", choices=["best", "last"], default="best", help="which checkpoint of the run")
     e.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
     e.add_argument("--no-mix", dest="mix", action="store_false",
-                   help="score the recurrent model alone, without the n-gram it was mixed with after training")
+                   help="score the recurrent model alone, without the n-gram (language models) or TF-IDF classifier "
+                        "(text classifiers) it was mixed with after training")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.add_argument("--beam", type=int, default=None, help="translation: beam size (1 = greedy; default: the run's, 5)")
     e.add_argument("--length-penalty", type=float, default=None, help="translation: beam search length penalty alpha")
@@ -466,6 +467,11 @@ def _train_classifier(cfg, args: argparse.Namespace) -> None:
     if result.transferred is not None:
         print(f"--encoder-from: {result.transferred:,} of the classifier's units started from the language model's "
               f"embedding, and its recurrent layers from the language model's")
+    if result.mix:
+        m = result.mix
+        print(f"mixed with a TF-IDF + logistic regression ({m['val_loss_reference']:.4f} alone) at weight "
+              f"{m['weight']:.2f}: validation loss {m['val_loss_rnn']:.4f} -> {m['val_loss_mixed']:.4f}, accuracy "
+              f"{m['val_accuracy_rnn']:.2%} -> {m['val_accuracy_mixed']:.2%} (rnnkit evaluate --no-mix: the RNN alone)")
     use = '"<a text>"' if result.kind == "text" else "--input FILE"
     print(f"run directory: {args.out}\n"
           f"next: rnnkit predict {args.out} {use}\n"
@@ -677,8 +683,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 def _evaluate_classifier(args: argparse.Namespace, run_dir: Path) -> None:
     from .classify import api as classify_api
 
-    ev = classify_api.evaluate(classify_api.load(args.run, device=args.device, which=args.checkpoint), args.split,
-                               run_dir)
+    ev = classify_api.evaluate(classify_api.load(args.run, device=args.device, which=args.checkpoint, mix=args.mix),
+                               args.split, run_dir)
     if args.plot is not None:
         classify_api.plot_confusion(ev, args.plot)
     if args.json:

@@ -343,3 +343,26 @@ def test_a_run_saved_before_select_and_word_dropout_resumes_as_it_trained(tmp_pa
     cfg = tasks.resume_config(tasks.TASKS["classify"], tmp_path / "old", {})
     assert (cfg.train.select, cfg.train.word_dropout) == ("loss", 0.0)
     assert ClassifyConfig().train.select == "error"  # today's default differs: the upgrade decides
+
+
+def test_a_run_saved_before_members_and_the_mix_loads_and_resumes_as_one_unmixed_classifier(tmp_path):
+    """Runs written before --members and --mix-with were one classifier with nothing mixed in: today's defaults
+    (an ensemble of three, the TF-IDF mix) must not change how they load or resume."""
+    from rnnkit import tasks
+    from rnnkit.classify.model import SequenceClassifier
+
+    data = text_file(tmp_path / "d.csv", 60, lambda a, b: b)
+    api.train(config(data, {"members": 1}, steps=2, eval_every=2), tmp_path / "old")
+    saved = json.loads((tmp_path / "old" / "config.json").read_text())
+    del saved["model"]["members"], saved["mix"]
+    (tmp_path / "old" / "config.json").write_text(json.dumps(saved))
+    for name in ("best", "last"):
+        tensors, meta = checkpoint.load(tmp_path / "old" / f"{name}.safetensors")
+        meta.pop("mix", None)
+        checkpoint.save(tmp_path / "old" / f"{name}.safetensors", {k: v for k, v in tensors.items()
+                                                                   if not k.startswith("mix/")}, {**meta, "config": saved})
+    cfg = tasks.resume_config(tasks.TASKS["classify"], tmp_path / "old", {})
+    assert (cfg.model.members, cfg.mix.mix_with) == (1, "none")
+    assert (ClassifyConfig().model.members, ClassifyConfig().mix.mix_with) == (3, "tfidf")  # the upgrade decides
+    clf = api.load(tmp_path / "old")
+    assert isinstance(clf.model, SequenceClassifier) and clf.mix is None

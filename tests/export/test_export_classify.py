@@ -26,11 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "classify"))
 from test_classify import text_file, ts_file  # noqa: E402  (the classify tests' data makers)
 
 VARIANTS = {  # name -> (data kind, units options, model options); tiny models, a few steps
-    "word-lstm-max": ("text", {"level": "word"}, {"cell": "lstm", "layers": 2}),
-    "subword-gru-attention": ("text", {"level": "subword", "vocab_size": 30}, {"cell": "gru", "pooling": "attention"}),
-    "char-rnn-forward-last": ("text", {"level": "char"}, {"cell": "rnn", "pooling": "last", "bidirectional": False}),
+    "word-lstm-max": ("text", {"level": "word"}, {"cell": "lstm", "layers": 2, "members": 1}),
+    "subword-gru-attention": ("text", {"level": "subword", "vocab_size": 30}, {"cell": "gru", "pooling": "attention",
+                                                                              "members": 1}),
+    "char-rnn-forward-last": ("text", {"level": "char"}, {"cell": "rnn", "pooling": "last", "bidirectional": False,
+                                                          "members": 1}),
     "numeric-conv-gru-forward-mean": ("numeric", {}, {"cell": "gru", "front": "conv", "pooling": "mean",
-                                                      "bidirectional": False}),
+                                                      "bidirectional": False, "members": 1}),
     "word-gru-ensemble": ("text", {"level": "word"}, {"cell": "gru", "members": 2}),
 }
 
@@ -65,7 +67,7 @@ def test_the_unpacked_classifier_gives_the_packed_ones_logits_whatever_the_paddi
     for cell, text in (("lstm", True), ("gru", False), ("rnn", True)):
         torch.manual_seed(0)
         cfg = ClassifierConfig(cell=cell, hidden_size=5, layers=2, bidirectional=bidirectional, embedding_size=4,
-                               pooling=pooling, front="conv" if not text else "linear", dropout=0.0)
+                               pooling=pooling, front="conv" if not text else "linear", dropout=0.0, members=1)
         model = build(cfg, 3, vocab_size=20 if text else 0, channels=0 if text else 2).eval()
         lengths = torch.tensor([6, 2, 4, 1])
         x = torch.randint(1, 20, (4, 6)) if text else torch.randn(4, 6, 2)

@@ -23,11 +23,11 @@ from ..core import checkpoint, confusion, distributed, rundir, subsample, traine
 from ..core.config import from_dict
 from ..core.errors import RnnkitError
 from ..core.fileio import write_json
-from ..core.rundir import LAST
+from ..core.rundir import BEST, LAST
 from ..core.trainer import Event, fit, resolve_device
 from . import data as rundata
 from . import model as seqmodel
-from . import transfer
+from . import reference, transfer
 from .examples import Examples, read_examples
 from .model import Ensemble, SequenceClassifier
 from .task import KIND, ClassifyConfig, ClassifyTask, predict_logits, upgrade
@@ -41,6 +41,7 @@ class TrainResult(trainer.TrainResult):
     examples: dict[str, int] = dataclasses.field(default_factory=dict)  # examples per part
     kind: str = "text"
     transferred: int | None = None  # --encoder-from: units whose embedding came from the language model
+    mix: dict | None = None  # the TF-IDF classifier mixed into the best checkpoint (its weight, validation scores)
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Classifier:
     config: ClassifyConfig
     device: torch.device
     source: Path
+    mix: reference.Mix | None = None  # text: the TF-IDF classifier mixed in after training
 
 
 @dataclass
@@ -134,8 +136,34 @@ def train(config: ClassifyConfig, out: str | Path, *, resume: bool = False, over
                  stop_after=stop_after)
     st = result.state
     counts = {p: int((part == p).sum()) for p in ("train", "val", "test")}
-    return TrainResult(out, st.step, st.epoch, st.best_val, st.stopped, st.clipped, st.elapsed, st.tokens, counts,
+    done = TrainResult(out, st.step, st.epoch, st.best_val, st.stopped, st.clipped, st.elapsed, st.tokens, counts,
                        examples.kind, transferred)
+    if st.stopped and distributed.is_main() and examples.kind == "text":  # not for a run cut short (stop_after)
+        texts = [examples.inputs[i] for i in np.concatenate([train_idx, val_idx])]
+        done.mix = attach_mix(config, out, texts[:n], y[:n], texts[n:], y[n:])
+    return done
+
+
+def attach_mix(config: ClassifyConfig, out: Path, train_texts: list[str], y_train: np.ndarray,
+               val_texts: list[str], y_val: np.ndarray) -> dict | None:
+    """Fit the TF-IDF mix of the best checkpoint (``reference.py``) and store it there, replacing an earlier
+    one; what was mixed in (no n-grams), or None (``--mix-with none``, or a weight too small to keep)."""
+    tensors, meta = checkpoint.load(out / BEST)
+    tensors = {k: v for k, v in tensors.items() if not k.startswith("mix/")}  # a resumed run's earlier mix
+    had = meta.pop("mix", None)
+    mix = None
+    if config.mix.mix_with == "tfidf":
+        alone = load(out, mix=False)
+        mix = reference.fit(train_texts, y_train, val_texts, probabilities(alone, val_texts), y_val,
+                            config.train.seed, config.train.select)
+        mix = mix if mix.weight >= reference.MIN_WEIGHT else None
+    if mix is None and had is None:
+        return None  # nothing to write
+    if mix is not None:
+        meta["mix"] = mix.info()
+        tensors.update({f"mix/{k}": torch.from_numpy(v) for k, v in mix.reference.arrays().items()})
+    checkpoint.save(out / BEST, tensors, meta)
+    return None if mix is None else {k: v for k, v in mix.info().items() if k != "ngrams"}
 
 
 def start_encoder(model: SequenceClassifier | Ensemble, encoder: TextEncoder | Scaler, lm_run: str) -> int:
@@ -153,7 +181,9 @@ def build_model(config: ClassifyConfig, kind: str, encoder: TextEncoder | Scaler
     return seqmodel.build(config.model, classes, channels=len(encoder.mean))
 
 
-def load(path: str | Path, device: str = "cpu", which: str = "best") -> Classifier:
+def load(path: str | Path, device: str = "cpu", which: str = "best", mix: bool = True) -> Classifier:
+    """A run's ``best`` (or ``last``) checkpoint, or a checkpoint file; a text run's TF-IDF mix comes with it
+    unless ``mix=False`` (the recurrent model alone)."""
     ckpt = rundir.checkpoint_path(Path(path), which)
     tensors, meta = checkpoint.load(ckpt)
     if meta.get("kind") != KIND:
@@ -167,7 +197,10 @@ def load(path: str | Path, device: str = "cpu", which: str = "best") -> Classifi
     model = build_model(cfg, meta["input"], encoder, len(meta["labels"]))
     checkpoint.load_weights(model, tensors, ckpt)
     dev = resolve_device(device)
-    return Classifier(model.to(dev).eval(), encoder, meta["input"], meta["labels"], cfg, dev, ckpt)
+    mixed = None
+    if mix and "mix" in meta:
+        mixed = reference.Mix.from_info(meta["mix"], {k: v.numpy() for k, v in checkpoint.section(tensors, "mix").items()})
+    return Classifier(model.to(dev).eval(), encoder, meta["input"], meta["labels"], cfg, dev, ckpt, mixed)
 
 
 def probabilities(clf: Classifier, inputs: list) -> np.ndarray:
@@ -178,7 +211,8 @@ def probabilities(clf: Classifier, inputs: list) -> np.ndarray:
         raise RnnkitError("this model classifies texts; pass strings")
     encoded = clf.encoder.encode(list(inputs))
     logits = predict_logits(clf.model, encoded, clf.device, clf.config.predict.batch_size)
-    return logits.softmax(-1).numpy()
+    probs = logits.softmax(-1).numpy()
+    return clf.mix.probabilities(probs, list(inputs)) if clf.mix else probs
 
 
 def predict(clf: Classifier, inputs: list | Examples, top_k: int | None = None) -> list[list[tuple[str, float]]]:
@@ -268,8 +302,10 @@ def report_view(clf: Classifier, run_dir: str | Path):
         return TaskReport(split, unavailable("Test metrics", str(e)), [])
     probs = probabilities(clf, examples.inputs)
     ev = score(clf, "test", probs, y)
-    test = Section("Test metrics", table=key_values({"accuracy": ev.accuracy, "macro F1": ev.macro_f1, "loss": ev.loss,
-                                                     "examples": ev.examples}))
+    mixed = [f"Scored with the TF-IDF + logistic regression mixed in after training at weight {clf.mix.weight:.2f} "
+             f"(rnnkit evaluate --no-mix: the recurrent model alone)."] if clf.mix else []
+    test = Section("Test metrics", text=mixed, table=key_values({"accuracy": ev.accuracy, "macro F1": ev.macro_f1,
+                                                                 "loss": ev.loss, "examples": ev.examples}))
     image = drawn_image(lambda p: plot_confusion(ev, p), "confusion matrix of the test examples")
     errors = Section("Most confident test errors", table=confident_errors(clf, examples, probs, y))
     return TaskReport(split, test, [Section("Confusion matrix", images=[image]), errors])

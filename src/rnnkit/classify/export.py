@@ -12,16 +12,20 @@ softmax is the members' mean probability, as in PyTorch.
 
 Text units (the tokenizer and vocabulary; a subword run's SentencePiece model as ``tokenizer.model``)
 or the channel scaler, the labels and the run's options go into the manifest's data; the runtime
-(``runtime.py``) encodes, pads, batches and takes the softmax in numpy.
+(``runtime.py``) encodes, pads, batches and takes the softmax in numpy. A text run's TF-IDF mix
+(``reference.py``) goes beside the graph: its n-grams as ``mix-ngrams.json``, its arrays as
+``mix.safetensors``, its weight in the manifest; the runtime applies it in numpy.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
+import safetensors.numpy
 import torch
 from torch import nn
 
@@ -35,6 +39,7 @@ from .task import pad, predict_logits
 from .units import Scaler
 
 TOKENIZER_FILE = "tokenizer.model"
+MIX_NGRAMS, MIX_ARRAYS = "mix-ngrams.json", "mix.safetensors"  # as runtime.py reads them
 TRACE_LENGTHS = (7, 4, 2)  # a traced batch with sizes > 1 on every dynamic axis
 CASES = ((1, 5), (5, 17), (12, 40))  # parity: (sequences, longest length)
 
@@ -97,6 +102,11 @@ def export(loaded: Classifier, draft) -> None:
         draft.data["units"] = info
         if blob:
             draft.file(TOKENIZER_FILE, blob)
+    if loaded.mix:  # the TF-IDF classifier mixed in after training: its n-grams and arrays beside the graph
+        info = loaded.mix.info()
+        draft.file(MIX_NGRAMS, json.dumps(info.pop("ngrams")))
+        draft.file(MIX_ARRAYS, safetensors.numpy.save(loaded.mix.reference.arrays()))
+        draft.data["mix"] = info
     draft.metrics = test_metrics(loaded)
 
 
@@ -146,9 +156,11 @@ def raw_inputs(loaded: Classifier, count: int, longest: int, seed: int) -> list:
 
 
 def torch_log_probabilities(loaded: Classifier, inputs: list) -> np.ndarray:
-    """``(N, classes)`` log-probabilities of raw inputs from the PyTorch model (its own batching)."""
+    """``(N, classes)`` log-probabilities of raw inputs from the PyTorch model (its own batching), with its mix."""
     logits = predict_logits(loaded.model, loaded.encoder.encode(list(inputs)), torch.device("cpu"),
                             loaded.config.predict.batch_size)
+    if loaded.mix:
+        return np.log(loaded.mix.probabilities(logits.softmax(-1).numpy().astype(np.float64), list(inputs)))
     return logits.log_softmax(-1).numpy()
 
 

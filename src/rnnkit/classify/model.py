@@ -42,9 +42,9 @@ class ClassifierConfig:
     dropout: float = option(0.3, "dropout on the embeddings/front end, between layers and before the head")
     encoder_from: str = option("", "text: start the embedding and the recurrent layers (forward direction) from "
                                    "this trained rnnkit language model run (same cell and sizes)")
-    members: int = option(1, "an ensemble: this many classifiers, each initialized on its own, trained side by side "
+    members: int = option(3, "an ensemble: this many classifiers, each initialized on its own, trained side by side "
                              "on the same batches, each on its own loss; predictions average their probabilities "
-                             "(K times the compute)")
+                             "(K times the compute; 1: a single classifier)")
 
     def __post_init__(self) -> None:
         check_choices(self)

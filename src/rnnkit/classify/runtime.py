@@ -10,21 +10,24 @@
 Texts are read into units by the run's own tokenizer and vocabulary (``units.TextEncoder``,
 SentencePiece for subwords), numeric series scaled by the training statistics (``units.Scaler``);
 both are then padded in length-sorted batches, as ``rnnkit.classify.api`` does, and the graph
-gives the logits.
+gives the logits. A text run's TF-IDF mix (``reference.py``, numpy) is applied to the probabilities.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import safetensors.numpy
 
 from ..core.confusion import check_top_k, top_labels
 from ..core.config import from_dict
 from ..core.errors import RnnkitError
 from ..runtime.exported import Exported
 from .examples import DataConfig, Examples, read_examples
+from .reference import Mix
 from .units import Scaler, TextEncoder, UnitsConfig
 
 TOKENIZER_FILE = "tokenizer.model"  # as classify/export.py writes it
+MIX_NGRAMS, MIX_ARRAYS = "mix-ngrams.json", "mix.safetensors"
 
 
 def pad(inputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -51,6 +54,10 @@ class ExportedClassifier(Exported):
             self.encoder: TextEncoder | Scaler = TextEncoder.from_state(units, self.data["units"], blob)
         else:
             self.encoder = Scaler(self.data["scaler"]["mean"], self.data["scaler"]["std"])
+        self.mix: Mix | None = None  # a text run's TF-IDF classifier mixed in after training
+        if "mix" in self.data:
+            arrays = safetensors.numpy.load((self.folder / MIX_ARRAYS).read_bytes())
+            self.mix = Mix.from_info({**self.data["mix"], "ngrams": self.json(MIX_NGRAMS)}, arrays)
 
     def encode(self, inputs: list) -> list[np.ndarray]:
         """Raw inputs -> ids ``(L_i,)`` or scaled frames ``(T_i, C)``; a wrong kind of input is a one-line error."""
@@ -86,6 +93,8 @@ class ExportedClassifier(Exported):
 
     def log_probabilities(self, inputs: list) -> np.ndarray:
         """``(N, classes)`` log-probabilities of raw inputs."""
+        if self.mix:
+            return np.log(self.probabilities(inputs).astype(np.float64))
         shifted = self.logits(inputs)
         shifted -= shifted.max(-1, keepdims=True)
         return shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
@@ -94,7 +103,8 @@ class ExportedClassifier(Exported):
         """``(N, classes)`` class probabilities of raw inputs (texts, or ``(T, C)`` arrays)."""
         e = self.logits(inputs)
         e = np.exp(e - e.max(-1, keepdims=True))
-        return e / e.sum(-1, keepdims=True)
+        probs = e / e.sum(-1, keepdims=True)
+        return self.mix.probabilities(probs, list(inputs)) if self.mix else probs
 
     def predict(self, inputs: list | Examples, top_k: int | None = None) -> list[list[tuple[str, float]]]:
         """The ``top_k`` (default: the run's ``rnnkit predict`` default) most likely labels of each input with

@@ -22,11 +22,11 @@ from ..core.trainer import TrainConfig, to_device
 from ..nn.ensemble import members_cross_entropy
 from .examples import DataConfig
 from .model import ClassifierConfig, Ensemble, SequenceClassifier
+from .reference import TIE, MixConfig
 from .units import UnitsConfig
 
 KIND = "sequence-classifier"
 WINDOW = 50  # batches sorted by length together
-TIE = 1e-6  # --select error: this much of the loss (at most 10 nats) breaks ties between equal error rates
 
 
 @dataclass
@@ -53,10 +53,16 @@ class ClassifyTrainConfig(TrainConfig):
 
 def upgrade(saved: dict) -> dict:
     """A saved configuration (a run's ``config.json`` or checkpoint) with the options added since it was
-    written set to what the run did then: the lowest validation loss kept, no word dropout."""
+    written set to what the run did then: the lowest validation loss kept, no word dropout, no mix, one
+    classifier."""
     train = saved.get("train")
     if isinstance(train, dict):
         saved = {**saved, "train": {"select": "loss", "word_dropout": 0.0, **train}}
+    if isinstance(train, dict) and "mix" not in saved:
+        saved = {**saved, "mix": {"mix_with": "none"}}
+    model = saved.get("model")
+    if isinstance(model, dict) and "members" not in model:
+        saved = {**saved, "model": {**model, "members": 1}}
     return saved
 
 
@@ -79,6 +85,7 @@ class ClassifyConfig:
     model: ClassifierConfig = field(default_factory=ClassifierConfig)
     train: ClassifyTrainConfig = field(default_factory=ClassifyTrainConfig)
     predict: PredictConfig = field(default_factory=PredictConfig)
+    mix: MixConfig = field(default_factory=MixConfig)  # text: the TF-IDF classifier mixed in after training
 
 
 def pad(inputs: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
