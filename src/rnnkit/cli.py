@@ -472,6 +472,8 @@ def _train_classifier(cfg, args: argparse.Namespace) -> None:
         print(f"mixed with a TF-IDF + logistic regression ({m['val_loss_reference']:.4f} alone) at weight "
               f"{m['weight']:.2f}: validation loss {m['val_loss_rnn']:.4f} -> {m['val_loss_mixed']:.4f}, accuracy "
               f"{m['val_accuracy_rnn']:.2%} -> {m['val_accuracy_mixed']:.2%} (rnnkit evaluate --no-mix: the RNN alone)")
+    elif result.mix_note:
+        print(result.mix_note)
     use = '"<a text>"' if result.kind == "text" else "--input FILE"
     print(f"run directory: {args.out}\n"
           f"next: rnnkit predict {args.out} {use}\n"

@@ -124,3 +124,12 @@ def test_the_export_applies_the_mix_as_pytorch_does(tmp_path):
     np.testing.assert_allclose(exported.probabilities(texts), api.probabilities(api.load(run), texts), atol=1e-5)
     manifest = json.loads((tmp_path / "onnx" / "manifest.json").read_text())
     assert "ngrams" not in manifest["data"]["mix"]
+
+
+def test_texts_without_a_word_of_two_letters_train_without_a_mix_and_say_why(tmp_path):
+    """scikit-learn's TF-IDF reads words of two or more letters; texts of single letters have none."""
+    rows = ["text,label"] + [f"{'a b c' if i % 2 else 'c b a'} {i % 7},{i % 2}" for i in range(60)]
+    (tmp_path / "d.csv").write_text("\n".join(rows) + "\n")
+    result = api.train(config(tmp_path / "d.csv", steps=4, eval_every=2), tmp_path / "run")
+    assert result.mix is None and "no word of two or more" in result.mix_note
+    assert api.load(tmp_path / "run").mix is None

@@ -42,6 +42,7 @@ class TrainResult(trainer.TrainResult):
     kind: str = "text"
     transferred: int | None = None  # --encoder-from: units whose embedding came from the language model
     mix: dict | None = None  # the TF-IDF classifier mixed into the best checkpoint (its weight, validation scores)
+    mix_note: str = ""  # why no TF-IDF classifier was mixed in, when one was asked for
 
 
 @dataclass
@@ -140,30 +141,35 @@ def train(config: ClassifyConfig, out: str | Path, *, resume: bool = False, over
                        examples.kind, transferred)
     if st.stopped and distributed.is_main() and examples.kind == "text":  # not for a run cut short (stop_after)
         texts = [examples.inputs[i] for i in np.concatenate([train_idx, val_idx])]
-        done.mix = attach_mix(config, out, texts[:n], y[:n], texts[n:], y[n:])
+        done.mix, done.mix_note = attach_mix(config, out, texts[:n], y[:n], texts[n:], y[n:])
     return done
 
 
 def attach_mix(config: ClassifyConfig, out: Path, train_texts: list[str], y_train: np.ndarray,
-               val_texts: list[str], y_val: np.ndarray) -> dict | None:
+               val_texts: list[str], y_val: np.ndarray) -> tuple[dict | None, str]:
     """Fit the TF-IDF mix of the best checkpoint (``reference.py``) and store it there, replacing an earlier
-    one; what was mixed in (no n-grams), or None (``--mix-with none``, or a weight too small to keep)."""
+    one; what was mixed in (no n-grams), or None and why (nothing to say for ``--mix-with none``)."""
     tensors, meta = checkpoint.load(out / BEST)
     tensors = {k: v for k, v in tensors.items() if not k.startswith("mix/")}  # a resumed run's earlier mix
     had = meta.pop("mix", None)
-    mix = None
+    mix, note = None, ""
     if config.mix.mix_with == "tfidf":
         alone = load(out, mix=False)
-        mix = reference.fit(train_texts, y_train, val_texts, probabilities(alone, val_texts), y_val,
-                            config.train.seed, config.train.select)
-        mix = mix if mix.weight >= reference.MIN_WEIGHT else None
+        fitted = reference.fit(train_texts, y_train, val_texts, probabilities(alone, val_texts), y_val,
+                               config.train.seed, config.train.select)
+        if isinstance(fitted, str):
+            note = fitted
+        elif fitted.weight < reference.MIN_WEIGHT:
+            note = f"no TF-IDF mix: its fitted weight is {fitted.weight:.2f}, too small to matter"
+        else:
+            mix = fitted
     if mix is None and had is None:
-        return None  # nothing to write
+        return None, note  # nothing to write
     if mix is not None:
         meta["mix"] = mix.info()
         tensors.update({f"mix/{k}": torch.from_numpy(v) for k, v in mix.reference.arrays().items()})
     checkpoint.save(out / BEST, tensors, meta)
-    return None if mix is None else {k: v for k, v in mix.info().items() if k != "ngrams"}
+    return (None, note) if mix is None else ({k: v for k, v in mix.info().items() if k != "ngrams"}, "")
 
 
 def start_encoder(model: SequenceClassifier | Ensemble, encoder: TextEncoder | Scaler, lm_run: str) -> int:

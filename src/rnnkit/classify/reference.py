@@ -154,9 +154,11 @@ class Mix:
 
 
 def fit(train_texts: list[str], y_train: np.ndarray, val_texts: list[str], p_val: np.ndarray,
-        y_val: np.ndarray, seed: int, select: str) -> Mix:
+        y_val: np.ndarray, seed: int, select: str) -> Mix | str:
     """The reference fitted on the training texts, its weight on the validation part (by ``select``, see
-    ``fit_weight``), whose recurrent probabilities are ``p_val`` ``(N_val, classes)``."""
+    ``fit_weight``), whose recurrent probabilities are ``p_val`` ``(N_val, classes)``; or why there is none."""
+    if not any(TOKEN.search(t) for t in train_texts):
+        return "no TF-IDF mix: the training texts hold no word of two or more letters or digits"
     ref = NgramLogistic.fit(train_texts, y_train, p_val.shape[1], seed)
     p_ref = ref.probabilities(val_texts)
     w = fit_weight(p_val, p_ref, y_val, select)
