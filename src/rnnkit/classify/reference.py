@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.config import option
+from ..core.confusion import log_loss
 from ..core.errors import RnnkitError
 from . import baseline
 
@@ -106,10 +107,6 @@ class NgramLogistic:
 def mixed(p_rnn: np.ndarray, p_ref: np.ndarray, weight: float) -> np.ndarray:
     """``(N, classes)``: ``(1 - weight) * p_rnn + weight * p_ref``."""
     return (1.0 - weight) * p_rnn + weight * p_ref
-
-
-def log_loss(probs: np.ndarray, y: np.ndarray) -> float:
-    return float(-np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, None)).mean())
 
 
 def fit_weight(p_rnn: np.ndarray, p_ref: np.ndarray, y: np.ndarray, select: str = "loss") -> float:
