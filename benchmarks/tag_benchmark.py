@@ -256,15 +256,26 @@ def parse_grid(items: list[str]) -> dict[str, list]:
             for section, options in settings(items, "--grid").items() for name, raw in options.items()}
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("sets", nargs="*", metavar="SET", help=f"named sets: {', '.join(SETS)}")
-    p.add_argument("--data", help="a tagged training file of your own, CoNLL-U or CoNLL (instead of named sets)")
+def add_file_options(p: argparse.ArgumentParser) -> None:
+    """--data FILE and its options: a tagged file of the user's own instead of a named set."""
+    p.add_argument("--data", help="a tagged training file of your own, CoNLL-U or CoNLL (instead of a named set)")
     p.add_argument("--validation", default="", help="its validation file (default: carved from --data)")
     p.add_argument("--test", default="", help="its test file (default: carved from --data)")
     p.add_argument("--format", default="auto", help="its format: auto (from the extension), conllu or conll")
     p.add_argument("--tag-column", default="", help="its tag column (as rnnkit train --tag-column)")
     p.add_argument("--scheme", default="auto", help="its tag scheme (as rnnkit train --scheme)")
+
+
+def file_data(args) -> tuple[str, dict]:
+    """The name and data section of ``--data`` and its options (see ``add_file_options``)."""
+    return Path(args.data).stem, {"data": args.data, "validation": args.validation, "test": args.test,
+                                  "format": args.format, "tag_column": args.tag_column, "scheme": args.scheme}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("sets", nargs="*", metavar="SET", help=f"named sets: {', '.join(SETS)}")
+    add_file_options(p)
     p.add_argument("--max-time", type=float,
                    help=f"training seconds per model (default: {', '.join(f'{k} {v:.0f}' for k, v in BUDGET.items())}, "
                         f"a file of your own {FILE_BUDGET:.0f})")
@@ -295,9 +306,7 @@ def jobs_of(args) -> list[tuple[str, dict, float]]:
         raise RnnkitError(f"no named set {unknown[0]!r}; name {', '.join(SETS)}, or give --data FILE")
     jobs = [(s, named_data(s), BUDGET[s]) for s in args.sets]
     if args.data:
-        jobs.append((Path(args.data).stem, {"data": args.data, "validation": args.validation, "test": args.test,
-                                            "format": args.format, "tag_column": args.tag_column,
-                                            "scheme": args.scheme}, FILE_BUDGET))
+        jobs.append((*file_data(args), FILE_BUDGET))
     if not jobs and args.speed:
         jobs = [("ewt", named_data("ewt"), BUDGET["ewt"])]
     if not jobs:

@@ -35,7 +35,7 @@ from rnnkit.tag import metrics
 from rnnkit.tag.baseline import TokenClassifier, token_features, word_shape
 from rnnkit.tag.formats import TagDataConfig
 from rnnkit.tag.scheme import ENTITY_SCHEMES
-from tag_benchmark import SETS, named_data  # the named sets' files (this script's folder is on sys.path)
+from tag_benchmark import SETS, add_file_options, file_data, named_data  # (this script's folder is on sys.path)
 
 GRID = [(0.0, 0.1), (0.1, 0.1), (0.05, 0.05), (0.25, 0.01)]  # (c1, c2): L1 and L2 penalties
 LR_NAME = "per-token logistic regression (token_features only), no CRF"
@@ -120,9 +120,7 @@ def run(args) -> int:
     if args.data and args.set:
         raise RnnkitError("name a set or give --data FILE, not both")
     if args.data:
-        name, data = Path(args.data).stem, {"data": args.data, "validation": args.validation, "test": args.test,
-                                             "format": args.format, "tag_column": args.tag_column,
-                                             "scheme": args.scheme}
+        name, data = file_data(args)
     elif args.set:
         if args.set not in SETS:
             raise RnnkitError(f"no named set {args.set!r}; name {', '.join(SETS)}, or give --data FILE")
@@ -195,12 +193,7 @@ def package(name: str) -> str:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("set", nargs="?", metavar="SET", help=f"a named set: {', '.join(SETS)}")
-    p.add_argument("--data", help="a tagged training file of your own, CoNLL-U or CoNLL (instead of a named set)")
-    p.add_argument("--validation", default="", help="its validation file (default: carved from --data)")
-    p.add_argument("--test", default="", help="its test file (default: carved from --data)")
-    p.add_argument("--format", default="auto", help="its format: auto (from the extension), conllu or conll")
-    p.add_argument("--tag-column", default="", help="its tag column (as rnnkit train --tag-column)")
-    p.add_argument("--scheme", default="auto", help="its tag scheme (as rnnkit train --scheme)")
+    add_file_options(p)
     p.add_argument("--seed", type=int, default=0, help="the split of a file without parts (as rnnkit train --seed); "
                                                        "the logistic regression's seed")
     p.add_argument("--grid", nargs="+", type=parse_pair, default=GRID, metavar="C1,C2",

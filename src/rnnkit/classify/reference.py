@@ -109,15 +109,19 @@ def mixed(p_rnn: np.ndarray, p_ref: np.ndarray, weight: float) -> np.ndarray:
     return (1.0 - weight) * p_rnn + weight * p_ref
 
 
+def selection_score(error: float, loss: float, select: str) -> float:
+    """What ``--select`` minimizes, for the checkpoint (``task.py``) and the mix's weight alike: the loss, or the
+    error with equal errors going to the lower loss."""
+    return loss if select == "loss" else error + TIE * min(loss, 10.0)
+
+
 def fit_weight(p_rnn: np.ndarray, p_ref: np.ndarray, y: np.ndarray, select: str = "loss") -> float:
     """The weight in ``WEIGHTS`` that scores best on validation probabilities ``(N, classes)`` and labels
-    ``(N,)`` by the run's ``--select``: lowest log loss, or lowest error with equal errors going to the lower
-    loss (as the checkpoint is chosen); the lowest such weight on ties."""
+    ``(N,)`` by the run's ``--select`` (``selection_score``); the lowest such weight on ties."""
     scores = []
     for w in WEIGHTS:
         p = mixed(p_rnn, p_ref, w)
-        loss = log_loss(p, y)
-        scores.append(loss if select == "loss" else float((p.argmax(1) != y).mean()) + TIE * min(loss, 10.0))
+        scores.append(selection_score(float((p.argmax(1) != y).mean()), log_loss(p, y), select))
     return float(WEIGHTS[int(np.argmin(scores))])
 
 
@@ -159,6 +163,6 @@ def fit(train_texts: list[str], y_train: np.ndarray, val_texts: list[str], p_val
     ref = NgramLogistic.fit(train_texts, y_train, p_val.shape[1], seed)
     p_ref = ref.probabilities(val_texts)
     w = fit_weight(p_val, p_ref, y_val, select)
+    both = mixed(p_val, p_ref, w)
     acc = lambda p: float((p.argmax(1) == y_val).mean())  # noqa: E731
-    return Mix(ref, w, log_loss(p_val, y_val), log_loss(p_ref, y_val), log_loss(mixed(p_val, p_ref, w), y_val),
-               acc(p_val), acc(mixed(p_val, p_ref, w)))
+    return Mix(ref, w, log_loss(p_val, y_val), log_loss(p_ref, y_val), log_loss(both, y_val), acc(p_val), acc(both))

@@ -22,7 +22,7 @@ from ..core.trainer import TrainConfig, to_device
 from ..nn.ensemble import members_cross_entropy
 from .examples import DataConfig
 from .model import ClassifierConfig, Ensemble, SequenceClassifier
-from .reference import TIE, MixConfig
+from .reference import MixConfig, selection_score
 from .units import UnitsConfig
 
 KIND = "sequence-classifier"
@@ -162,9 +162,8 @@ class ClassifyTask:
         logits = predict_logits(self.model, inputs, self.device)
         y = torch.as_tensor(labels)
         loss = float(F.cross_entropy(logits, y))
-        if self.cfg.train.select == "error":  # ties (common on a small validation part) go to the lower loss
-            return float((logits.argmax(1) != y).float().mean()) + TIE * min(loss, 10.0), len(labels)
-        return loss, len(labels)
+        error = float((logits.argmax(1) != y).float().mean())  # error: ties (small validation parts) to the lower loss
+        return selection_score(error, loss, self.cfg.train.select), len(labels)
 
     def checkpoint_meta(self) -> dict:
         return self.meta
